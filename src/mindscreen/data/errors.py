@@ -1,0 +1,63 @@
+"""The data layer's error and warning types, and how its messages point at rows.
+
+Messages identify a bad row by file and row number only, never by its text: the texts are
+people's words about their mental health. Rows are numbered the way a user counts them in
+a spreadsheet or editor: data rows from 1, the header line not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+ROW_CONVENTION = "data rows counted from 1, header not counted"
+_MAX_ROWS_SHOWN = 5
+_MAX_NAME_CHARS = 40
+_MAX_NAME_WORDS = 4
+
+
+class DataError(ValueError):
+    """A data file or data setting that cannot be read as labelled texts."""
+
+
+class DuplicateTextWarning(UserWarning):
+    """The same text appears in two splits, which inflates dev/test scores."""
+
+
+def describe_rows(positions: Sequence[int]) -> str:
+    """Name rows by their 1-based number, e.g. ``rows 3, 8 (data rows counted from 1, ...)``.
+
+    Args:
+        positions: 0-based positions of the rows in the table, in file order.
+
+    Returns:
+        A phrase naming at most five rows and how many more there are.
+    """
+    numbers = [str(position + 1) for position in positions[:_MAX_ROWS_SHOWN]]
+    more = len(positions) - len(numbers)
+    listed = ", ".join(numbers) + (f" and {more} more" if more else "")
+    noun = "row" if len(positions) == 1 else "rows"
+    return f"{noun} {listed} ({ROW_CONVENTION})"
+
+
+def show_name(name: object) -> str:
+    """Quote a column or label name for a message, unless it looks like a text.
+
+    A file without a header row turns its first texts into column names, and a label
+    column set to the text column turns texts into label names; those are not echoed.
+    """
+    value = str(name)
+    return (
+        repr(value) if looks_like_name(value) else f"<{len(value)} characters, not shown: looks like a text>"
+    )
+
+
+def looks_like_name(value: str) -> bool:
+    """Whether a string is short enough to be a column or label name rather than a text."""
+    return len(value) <= _MAX_NAME_CHARS and len(value.split()) <= _MAX_NAME_WORDS
+
+
+def list_names(names: Sequence[object], limit: int = 20) -> str:
+    """Join names for a message (``'a', 'b' and 3 more``), hiding any that look like texts."""
+    shown = ", ".join(show_name(name) for name in names[:limit])
+    more = len(names) - limit
+    return shown + (f" and {more} more" if more > 0 else "")

@@ -1,0 +1,66 @@
+"""Applying a trained run: ``predict_proba(texts) -> (N, C)`` and thresholded labels.
+
+Shapes: ``N`` texts, ``C`` classes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mindscreen.inference import predict_logits, to_probs
+from mindscreen.modeling import Classifier, load_model
+from mindscreen.rundir import read_thresholds, require_run_dir
+from mindscreen.thresholds import apply_thresholds
+from mindscreen.training.batching import encode_texts
+
+
+class Predictor:
+    """A trained classifier with its tokenizer and fitted thresholds."""
+
+    def __init__(
+        self, model: Classifier, tokenizer: Any, thresholds: np.ndarray, batch_size: int = 64
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.thresholds = thresholds
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_dir(cls, run_dir: str | Path, device: str = "auto", batch_size: int = 64) -> Predictor:
+        """Load a run directory offline onto ``device`` ('auto': CUDA when available)."""
+        run_dir = Path(run_dir)
+        require_run_dir(run_dir)
+        model, tokenizer = load_model(run_dir)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        thresholds = read_thresholds(run_dir, model.spec.labels)
+        return cls(model.to(device), tokenizer, thresholds, batch_size)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.model.spec.labels
+
+    @property
+    def multi_label(self) -> bool:
+        return self.model.spec.multi_label
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Probabilities ``(N, C)``: sigmoids for multi-label, softmax rows for multi-class."""
+        ids = encode_texts(self.tokenizer, list(texts), self.model.spec.max_length)
+        if not ids:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        logits = predict_logits(self.model, ids, self.tokenizer.pad_token_id or 0, self.batch_size)
+        return to_probs(logits, self.multi_label)
+
+    def decide(self, probs: np.ndarray) -> list[list[str]]:
+        """Labels per text from probabilities, using the run's per-class thresholds."""
+        chosen = apply_thresholds(probs, self.thresholds, self.multi_label)  # (N, C)
+        return [[self.labels[c] for c in np.flatnonzero(row)] for row in chosen]
+
+    def predict(self, texts: list[str]) -> list[list[str]]:
+        """Labels per text (a multi-label text may get none)."""
+        return self.decide(self.predict_proba(texts))

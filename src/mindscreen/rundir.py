@@ -1,0 +1,107 @@
+"""The run directory: the contract between ``train`` and every later stage.
+
+``train`` writes it; ``evaluate``, ``predict`` (and later stages) only read it::
+
+    RUN/
+      config.yaml          resolved config (every default spelled out)
+      model.json           labels, task, pooling, head shape, max length, encoder source
+      encoder/             fine-tuned encoder + tokenizer (Hugging Face save_pretrained)
+      head.safetensors     pooler + head weights
+      thresholds.json      per-class decision thresholds fitted on dev
+      metrics.json         dev and test metrics of the best checkpoint
+      log.jsonl            one line per evaluation during training
+      checkpoints/last/    only while training runs: what --resume continues from
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mindscreen.config import CONFIG_FILE_NAME
+
+CONFIG_FILE = CONFIG_FILE_NAME
+THRESHOLDS_FILE = "thresholds.json"
+METRICS_FILE = "metrics.json"
+LOG_FILE = "log.jsonl"
+RUN_FILES = (
+    CONFIG_FILE,
+    "model.json",
+    "encoder",
+    "head.safetensors",
+    THRESHOLDS_FILE,
+    METRICS_FILE,
+    LOG_FILE,
+)
+
+
+def _clean(value: Any) -> Any:
+    """Make numpy scalars and NaN JSON-safe (NaN becomes null)."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(_clean(payload), indent=2) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def write_thresholds(run_dir: Path, labels: list[str], thresholds: np.ndarray, fitted: bool) -> None:
+    write_json(
+        run_dir / THRESHOLDS_FILE,
+        {"labels": labels, "thresholds": [float(t) for t in thresholds], "fitted_on_dev": fitted},
+    )
+
+
+def read_thresholds(run_dir: Path, labels: list[str]) -> np.ndarray:
+    """Per-class thresholds in ``labels`` order; checks they belong to these labels."""
+    payload = read_json(run_dir / THRESHOLDS_FILE)
+    if payload["labels"] != labels:
+        raise ValueError(f"{run_dir / THRESHOLDS_FILE} lists labels {payload['labels']}, model has {labels}")
+    return np.asarray(payload["thresholds"], dtype=np.float64)
+
+
+def append_log(run_dir: Path, record: dict[str, Any]) -> None:
+    with (run_dir / LOG_FILE).open("a") as handle:
+        handle.write(json.dumps(_clean(record)) + "\n")
+
+
+def truncate_log(run_dir: Path, last_step: int) -> None:
+    """Drop log lines written after ``last_step`` (work a crash lost and a resume redoes)."""
+    path = run_dir / LOG_FILE
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= last_step]
+    path.write_text("".join(line + "\n" for line in kept))
+
+
+def read_log(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / LOG_FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / "model.json").is_file() and (path / "head.safetensors").is_file()
+
+
+def require_run_dir(path: Path) -> None:
+    """Raise a clear error when ``path`` is not a finished run directory."""
+    if not is_run_dir(path):
+        raise FileNotFoundError(
+            f"{path} is not a mindscreen run directory (expected model.json and head.safetensors); "
+            "pass the output_dir of a finished `mindscreen train`"
+        )

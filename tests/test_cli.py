@@ -1,0 +1,88 @@
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from mindscreen.cli import main
+from mindscreen.data import resolve_data_dir
+
+
+def test_config_prints_the_resolved_quickstart(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "train.lr=2e-5"]) == 0
+    resolved = yaml.safe_load(capsys.readouterr().out)
+    assert resolved["train"]["lr"] == 2e-5 and resolved["data"]["dir"] == "demo"
+
+
+def test_config_error_names_the_dotted_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "model.poolin=cls"]) == 2
+    assert "model.poolin" in capsys.readouterr().err
+
+
+def test_train_end_to_end_prints_metrics_and_the_run_directory(
+    tmp_path: Path, tiny_bert_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "output_dir": str(tmp_path / "run"),
+                "data": {"dir": "demo"},
+                "model": {"encoder": str(tiny_bert_dir), "max_length": 32},
+                "train": {"epochs": 1, "batch_size": 64, "lr": 3e-3},
+            }
+        )
+    )
+    assert main(["-q", "train", "-c", str(config), "train.seed=3"]) == 0
+    out = capsys.readouterr().out
+    assert "macro" in out and f"run saved to {tmp_path / 'run'}" in out
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["train"]["seed"] == 3
+
+
+def test_evaluate_prints_metrics_and_writes_json(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "metrics.json"
+    test_file = resolve_data_dir("demo") / "test.jsonl"
+    assert (
+        main(["-q", "evaluate", str(trained_run), "--data", str(test_file), "--output", str(out_file)]) == 0
+    )
+    metrics = json.loads(out_file.read_text())
+    assert metrics["num_examples"] == len(test_file.read_text().splitlines())
+    assert "macro" in capsys.readouterr().out
+
+
+def test_predict_one_text_prints_labels_and_probabilities(
+    trained_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["-q", "predict", str(trained_run), "exams next week and i cannot sleep"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    labels = json.loads((trained_run / "model.json").read_text())["labels"]
+    assert set(result["probabilities"]) == set(labels) and set(result["labels"]) <= set(labels)
+
+
+def test_predict_file_keeps_input_columns_and_adds_labels_and_probabilities(
+    trained_run: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"id": [1, 2], "text": ["a calm day", "i feel hopeless"]}).to_csv(source, index=False)
+    target = tmp_path / "out.csv"
+    assert main(["-q", "predict", str(trained_run), "--input", str(source), "--output", str(target)]) == 0
+    result = pd.read_csv(target)
+    assert list(result["id"]) == [1, 2]
+    assert "labels" in result and any(c.startswith("prob_") for c in result.columns)
+
+
+def test_predict_needs_exactly_one_of_text_or_input(
+    trained_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["predict", str(trained_run)]) == 2
+    assert "either one text or --input" in capsys.readouterr().err
+
+
+def test_evaluate_on_a_folder_that_is_not_a_run_is_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", str(tmp_path), "--data", "x.csv"]) == 2
+    assert "not a mindscreen run directory" in capsys.readouterr().err
