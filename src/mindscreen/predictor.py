@@ -6,7 +6,7 @@ Shapes: ``N`` texts, ``C`` classes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -64,3 +64,22 @@ class Predictor:
     def predict(self, texts: list[str]) -> list[list[str]]:
         """Labels per text (a multi-label text may get none)."""
         return self.decide(self.predict_proba(texts))
+
+
+class ProbabilisticClassifier(Protocol):
+    """What every predictor implements: a single run, an ensemble, a linear screen."""
+
+    thresholds: np.ndarray
+
+    @property
+    def labels(self) -> list[str]: ...
+
+    @property
+    def multi_label(self) -> bool: ...
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray: ...
+
+
+def load_predictor(path: str | Path) -> ProbabilisticClassifier:
+    """Load whatever directory ``path`` holds: for now a training run directory."""
+    return Predictor.from_dir(path)

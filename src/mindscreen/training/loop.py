@@ -10,6 +10,7 @@ import logging
 import math
 import random
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,17 @@ class Encoded:
         return np.array([len(row) for row in self.ids])
 
 
+# Called after each evaluation with (optimizer step, dev metrics at default thresholds).
+# It may raise to stop training (the tuner raises optuna.TrialPruned this way).
+EvalHook = Callable[[int, dict[str, Any]], None]
+
+
 def train(
-    config: RunConfig, resume: bool = False, overwrite: bool = False, progress: bool = True
+    config: RunConfig,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_evaluate: EvalHook | None = None,
 ) -> TrainResult:
     """Train a classifier as ``config`` says and write its run directory.
 
@@ -78,6 +88,7 @@ def train(
         resume: continue from ``output_dir/checkpoints/last`` after an interruption.
         overwrite: replace an existing run directory instead of refusing.
         progress: show a progress bar.
+        on_evaluate: called after every evaluation with the step and the dev metrics.
     """
     run_dir = Path(config.output_dir)
     _prepare_run_dir(run_dir, resume, overwrite)
@@ -118,7 +129,9 @@ def train(
     gap_set = Encoded([train_set.ids[i] for i in gap_rows], train_set.labels[gap_rows])
     evaluate_every = tcfg.eval_every or steps_per_epoch
     pad_id = tokenizer.pad_token_id or 0
-    context = EvalContext(model, tokenizer, run_dir, splits, dev_set, gap_set, loss_fn, tcfg, amp_dtype)
+    context = EvalContext(
+        model, tokenizer, run_dir, splits, dev_set, gap_set, loss_fn, tcfg, amp_dtype, on_evaluate
+    )
     bar = tqdm(total=total_steps, initial=state.step, desc="train", unit="step", disable=not progress)
     running_loss = torch.zeros((), device=device)  # summed on device: no host sync per step
     stop = False
@@ -210,6 +223,7 @@ class EvalContext:
     loss_fn: nn.Module
     tcfg: TrainConfig
     amp_dtype: torch.dtype | None
+    on_evaluate: EvalHook | None
 
     def score(self, data: Encoded) -> tuple[float, dict[str, Any]]:
         """Loss and metrics (default thresholds) of the current model on ``data``."""
@@ -258,6 +272,8 @@ def _evaluate_and_keep_best(ctx: EvalContext, state: TrainState, lr: float) -> b
         state.best_metric,
         state.best_step,
     )
+    if ctx.on_evaluate is not None:
+        ctx.on_evaluate(state.step, dev_metrics)
     return tcfg.patience is not None and state.evals_without_improvement >= tcfg.patience
 
 
