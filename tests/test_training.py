@@ -123,3 +123,18 @@ def test_no_weight_decay_on_biases_and_layernorm(tiny_bert_dir: Path) -> None:
     names = {id(p): n for n, p in model.named_parameters()}
     assert all(p.ndim >= 2 and "norm" not in names[id(p)].lower() for p in decay["params"])
     assert any("LayerNorm" in names[id(p)] for p in no_decay["params"]) and no_decay["weight_decay"] == 0.0
+
+
+def test_saved_predictions_reproduce_the_reported_test_metrics(trained_run: Path) -> None:
+    from mindscreen.inference import to_probs
+    from mindscreen.metrics import compute_metrics
+    from mindscreen.rundir import read_predictions, read_thresholds
+
+    labels = json.loads((trained_run / "model.json").read_text())["labels"]
+    saved = read_predictions(trained_run, "test")
+    assert saved is not None
+    logits, truth = saved
+    probs = to_probs(logits, multi_label=True)
+    metrics = compute_metrics(truth, probs, labels, True, read_thresholds(trained_run, labels))
+    reported = json.loads((trained_run / "metrics.json").read_text())["test"]
+    assert metrics["macro_f1"] == pytest.approx(reported["macro_f1"])

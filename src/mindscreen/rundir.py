@@ -10,6 +10,8 @@
       thresholds.json      per-class decision thresholds fitted on dev
       metrics.json         dev and test metrics of the best checkpoint
       log.jsonl            one line per evaluation during training
+      predictions/         dev.npz, test.npz: logits and 0/1 labels of the best model (no texts);
+                           ensembles and reports reuse them instead of predicting again
       checkpoints/last/    only while training runs: what --resume continues from
 """
 
@@ -28,6 +30,7 @@ CONFIG_FILE = CONFIG_FILE_NAME
 THRESHOLDS_FILE = "thresholds.json"
 METRICS_FILE = "metrics.json"
 LOG_FILE = "log.jsonl"
+PREDICTIONS_DIR = "predictions"
 RUN_FILES = (
     CONFIG_FILE,
     "model.json",
@@ -105,3 +108,19 @@ def require_run_dir(path: Path) -> None:
             f"{path} is not a mindscreen run directory (expected model.json and head.safetensors); "
             "pass the output_dir of a finished `mindscreen train`"
         )
+
+
+def write_predictions(run_dir: Path, split: str, logits: np.ndarray, labels: np.ndarray) -> None:
+    """Save a split's logits ``(N, C)`` and 0/1 labels ``(N, C)``; never the texts."""
+    folder = run_dir / PREDICTIONS_DIR
+    folder.mkdir(exist_ok=True)
+    np.savez(folder / f"{split}.npz", logits=logits.astype(np.float32), labels=labels.astype(np.float32))
+
+
+def read_predictions(run_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(logits, labels)`` saved for ``split``, or None when the run has none."""
+    path = run_dir / PREDICTIONS_DIR / f"{split}.npz"
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as saved:
+        return saved["logits"], saved["labels"]

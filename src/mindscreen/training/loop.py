@@ -32,6 +32,7 @@ from mindscreen.rundir import (
     append_log,
     truncate_log,
     write_json,
+    write_predictions,
     write_thresholds,
 )
 from mindscreen.thresholds import default_thresholds, fit_thresholds
@@ -291,6 +292,7 @@ def _finish(
             logits = predict_logits(
                 model, encoded.ids, tokenizer.pad_token_id or 0, config.train.eval_batch_size, amp_dtype
             )
+            write_predictions(run_dir, split.name, logits, split.labels)
             probs[split.name] = (split, to_probs(logits, splits.multi_label))
     n_labels = len(splits.label_names)
     defaults = default_thresholds(n_labels, splits.multi_label)
