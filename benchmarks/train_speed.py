@@ -1,0 +1,242 @@
+"""Training speed: mindscreen's loop against the plain Hugging Face Trainer, same data, same device.
+
+Both fine-tune the same encoder (default: the embedded MiniLM) on the same training texts
+at the same max length, batch size, learning rate and epochs, in one process. Printed per
+loop: training samples/s and real (non-pad) tokens/s over the training steps only, model
+FLOP utilisation (GPU only: 6 x non-embedding parameters x tokens, plus attention, against
+the card's dense bf16 peak), peak GPU memory, and test macro-F1 (multi-label at 0.5, as the
+Trainer recipe in ../shared/data/DATASETS.md; mindscreen also with its dev-fitted thresholds).
+
+    python benchmarks/train_speed.py --dataset goemotions            # GPU: the full comparison
+    python benchmarks/train_speed.py --smoke                         # CPU: seconds, a smoke test
+
+Needs the `bench` extra (accelerate, for the Trainer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+
+from mindscreen.config import load_config
+from mindscreen.data import Splits, load_splits
+from mindscreen.inference import to_probs
+from mindscreen.modeling import resolve_encoder
+from mindscreen.training import train
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}  # dense, no sparsity
+
+
+def subsample(splits: Splits, n_train: int | None, n_test: int | None, seed: int = 0) -> Splits:
+    from mindscreen.data import Split
+
+    def take(split: Split, n: int | None) -> Split:
+        if n is None or n >= len(split.texts):
+            return split
+        rows = np.sort(np.random.default_rng(seed).permutation(len(split.texts))[:n])
+        return Split(split.name, [split.texts[i] for i in rows], split.labels[rows], split.source)
+
+    test = take(splits.test, n_test) if splits.test is not None else None
+    return Splits(
+        take(splits.train, n_train), take(splits.dev, n_test), test, splits.label_names, splits.multi_label
+    )
+
+
+def macro_f1(labels: np.ndarray, probs: np.ndarray, multi_label: bool) -> float:
+    if multi_label:
+        return float(f1_score(labels, probs >= 0.5, average="macro", zero_division=0))
+    return float(f1_score(labels.argmax(1), probs.argmax(1), average="macro"))
+
+
+def peak_tflops() -> float | None:
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name()
+    return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+
+
+def flops_per_token(config, seq_len: float) -> float:
+    """Training FLOPs per token: 6N for the matmuls plus 12·L·H·T for attention scores."""
+    h, layers, inter = config.hidden_size, config.num_hidden_layers, config.intermediate_size
+    params = layers * (4 * h * h + 2 * h * inter)
+    return 6 * params + 12 * layers * h * seq_len
+
+
+def mfu(tokens_per_s: float, config, seq_len: float) -> float | None:
+    peak = peak_tflops()
+    return None if peak is None else tokens_per_s * flops_per_token(config, seq_len) / (peak * 1e12)
+
+
+def run_trainer(splits: Splits, encoder: str, args: argparse.Namespace) -> dict:
+    """The plain Trainer recipe: AutoModelForSequenceClassification, dynamic padding, bf16 on GPU."""
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
+
+    path = resolve_encoder(encoder)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    problem = "multi_label_classification" if splits.multi_label else "single_label_classification"
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=len(splits.label_names), problem_type=problem, dtype=torch.float32
+    )
+
+    def rows(texts: list[str], labels: np.ndarray) -> list[dict]:
+        enc = tokenizer(texts, truncation=True, max_length=args.max_length)
+        targets = labels.astype(np.float32) if splits.multi_label else labels.argmax(1)
+        return [
+            {"input_ids": ids, "attention_mask": mask, "labels": target}
+            for ids, mask, target in zip(enc["input_ids"], enc["attention_mask"], targets, strict=True)
+        ]
+
+    train_rows = rows(splits.train.texts, splits.train.labels)
+    cuda = torch.cuda.is_available()
+    with tempfile.TemporaryDirectory() as tmp:
+        training_args = TrainingArguments(
+            output_dir=tmp,
+            per_device_train_batch_size=args.batch_size,
+            per_device_eval_batch_size=args.batch_size,
+            learning_rate=args.lr,
+            num_train_epochs=args.epochs,
+            warmup_steps=0.1,
+            bf16=cuda,
+            use_cpu=not cuda,
+            save_strategy="no",
+            eval_strategy="no",
+            report_to=[],
+            seed=0,
+            disable_tqdm=True,
+        )
+        trainer = Trainer(
+            model=model,
+            args=training_args,
+            train_dataset=train_rows,
+            data_collator=DataCollatorWithPadding(tokenizer),
+        )
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        started = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - started
+        logits = trainer.predict(rows(splits.test.texts, splits.test.labels)).predictions
+    tokens = sum(len(r["input_ids"]) for r in train_rows) * args.epochs
+    samples = len(train_rows) * args.epochs
+    probs = to_probs(np.asarray(logits, dtype=np.float32), splits.multi_label)
+    return {
+        "samples_per_s": samples / seconds,
+        "tokens_per_s": tokens / seconds,
+        "mfu": mfu(tokens / seconds, model.config, tokens / samples),
+        "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+        "test_macro_f1": macro_f1(splits.test.labels, probs, splits.multi_label),
+        "train_seconds": seconds,
+    }
+
+
+def run_mindscreen(splits: Splits, encoder: str, args: argparse.Namespace, out: Path) -> dict:
+    import mindscreen.training.loop as loop
+
+    config = load_config(
+        None,
+        [
+            f"model.encoder={encoder}",
+            f"model.max_length={args.max_length}",
+            f"train.batch_size={args.batch_size}",
+            f"train.eval_batch_size={args.batch_size * 8}",
+            f"train.lr={args.lr}",
+            f"train.epochs={args.epochs}",
+            "train.patience=null",
+            f"output_dir={out}",
+            *args.overrides,
+        ],
+    )
+    original = loop.load_splits
+    loop.load_splits = lambda _cfg: splits  # the same (sub)sampled texts the Trainer saw
+    try:
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        result = train(config, overwrite=True, progress=False)
+    finally:
+        loop.load_splits = original
+    timing = result.metrics["timing"]
+    from transformers import AutoConfig
+
+    encoder_config = AutoConfig.from_pretrained(resolve_encoder(encoder))
+    return {
+        "samples_per_s": timing["samples_per_s"],
+        "tokens_per_s": timing["tokens_per_s"],
+        "mfu": mfu(timing["tokens_per_s"], encoder_config, timing["tokens"] / timing["samples"]),
+        "peak_gpu_gib": timing.get("peak_gpu_gib"),
+        "test_macro_f1": result.metrics["test_default_thresholds"]["macro_f1"],
+        "test_macro_f1_fitted": result.metrics["test"]["macro_f1"],
+        "train_seconds": timing["train_seconds"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dataset", default="goemotions")
+    parser.add_argument("--data-root", type=Path, default=SHARED)
+    parser.add_argument("--encoder", default="minilm")
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--epochs", type=float, default=3)
+    parser.add_argument("--train-subsample", type=int)
+    parser.add_argument("--test-subsample", type=int)
+    parser.add_argument("--smoke", action="store_true", help="CPU smoke test: 256 texts, 1 epoch, length 64")
+    parser.add_argument("--out", type=Path, default=Path(".bench/train_speed"))
+    parser.add_argument("overrides", nargs="*", help="extra key=value overrides for mindscreen's loop")
+    args = parser.parse_args()
+    if args.smoke:
+        args.dataset, args.train_subsample, args.test_subsample = "dreaddit", 256, 128
+        args.epochs, args.max_length = 1, 64
+    splits = load_splits(load_config(None, [f"data.dir={args.data_root / args.dataset}"]).data)
+    splits = subsample(splits, args.train_subsample, args.test_subsample)
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+    results = {
+        "trainer": run_trainer(splits, args.encoder, args),
+        "mindscreen": run_mindscreen(splits, args.encoder, args, args.out / "run"),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(
+        json.dumps(
+            {
+                "device": device,
+                "args": vars(args) | {"data_root": str(args.data_root), "out": str(args.out)},
+                "results": results,
+            },
+            indent=2,
+        )
+    )
+    print(
+        f"\ndevice: {device}; dataset {args.dataset}, {len(splits.train.texts)} train texts, "
+        f"max length {args.max_length}, batch {args.batch_size}, {args.epochs} epochs\n"
+    )
+    print("| loop | samples/s | tokens/s | MFU | peak GPU GiB | test macro-F1 |")
+    print("|---|---|---|---|---|---|")
+    for name, row in results.items():
+        mfu_text = "n/a" if row["mfu"] is None else f"{row['mfu']:.1%}"
+        mem = "n/a" if row["peak_gpu_gib"] is None else f"{row['peak_gpu_gib']:.1f}"
+        print(
+            f"| {name} | {row['samples_per_s']:.0f} | {row['tokens_per_s']:.0f} | {mfu_text} | {mem} "
+            f"| {row['test_macro_f1']:.3f} |"
+        )
+    ratio = results["mindscreen"]["samples_per_s"] / results["trainer"]["samples_per_s"]
+    print(f"\nspeed-up (samples/s): {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
