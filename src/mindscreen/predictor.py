@@ -11,23 +11,30 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from mindscreen.calibration import apply_temperature
 from mindscreen.inference import predict_logits, to_probs
 from mindscreen.modeling import Classifier, load_model
-from mindscreen.rundir import read_thresholds, require_run_dir
+from mindscreen.rundir import read_calibration, read_thresholds, require_run_dir
 from mindscreen.thresholds import apply_thresholds
 from mindscreen.training.batching import encode_texts
 
 
 class Predictor:
-    """A trained classifier with its tokenizer and fitted thresholds."""
+    """A trained classifier with its tokenizer, calibration temperature and fitted thresholds."""
 
     def __init__(
-        self, model: Classifier, tokenizer: Any, thresholds: np.ndarray, batch_size: int = 64
+        self,
+        model: Classifier,
+        tokenizer: Any,
+        thresholds: np.ndarray,
+        batch_size: int = 64,
+        temperature: np.ndarray | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.thresholds = thresholds
         self.batch_size = batch_size
+        self.temperature = np.ones(1) if temperature is None else np.asarray(temperature, dtype=np.float64)
 
     @classmethod
     def from_dir(cls, run_dir: str | Path, device: str = "auto", batch_size: int = 64) -> Predictor:
@@ -38,7 +45,8 @@ class Predictor:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         thresholds = read_thresholds(run_dir, model.spec.labels)
-        return cls(model.to(device), tokenizer, thresholds, batch_size)
+        temperature = read_calibration(run_dir, model.spec.labels)
+        return cls(model.to(device), tokenizer, thresholds, batch_size, temperature)
 
     @property
     def labels(self) -> list[str]:
@@ -49,12 +57,15 @@ class Predictor:
         return self.model.spec.multi_label
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Probabilities ``(N, C)``: sigmoids for multi-label, softmax rows for multi-class."""
+        """Calibrated probabilities ``(N, C)``: sigmoids for multi-label, softmax rows for multi-class.
+
+        Logits are divided by the run's temperature(s) (``calibration.json``) first.
+        """
         ids = encode_texts(self.tokenizer, list(texts), self.model.spec.max_length)
         if not ids:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         logits = predict_logits(self.model, ids, self.tokenizer.pad_token_id or 0, self.batch_size)
-        return to_probs(logits, self.multi_label)
+        return to_probs(apply_temperature(logits, self.temperature), self.multi_label)
 
     def decide(self, probs: np.ndarray) -> list[list[str]]:
         """Labels per text from probabilities, using the run's per-class thresholds."""
@@ -79,7 +90,18 @@ class ProbabilisticClassifier(Protocol):
 
     def predict_proba(self, texts: list[str]) -> np.ndarray: ...
 
+    def decide(self, probs: np.ndarray) -> list[list[str]]: ...
+
 
 def load_predictor(path: str | Path) -> ProbabilisticClassifier:
-    """Load whatever directory ``path`` holds: for now a training run directory."""
+    """Load whatever directory ``path`` holds: an ensemble, a TF-IDF model or a training run."""
+    path = Path(path)
+    if (path / "ensemble.json").is_file():
+        from mindscreen.ensemble import Ensemble  # it imports this module: import here
+
+        return Ensemble.from_dir(path)
+    if (path / "linear.json").is_file():
+        from mindscreen.linear import LinearPredictor
+
+        return LinearPredictor.from_dir(path)
     return Predictor.from_dir(path)

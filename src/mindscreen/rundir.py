@@ -7,12 +7,16 @@
       model.json           labels, task, pooling, head shape, max length, encoder source
       encoder/             fine-tuned encoder + tokenizer (Hugging Face save_pretrained)
       head.safetensors     pooler + head weights
-      thresholds.json      per-class decision thresholds fitted on dev
+      thresholds.json      per-class decision thresholds fitted on dev (on calibrated probabilities)
+      calibration.json     temperature(s) fitted on dev logits, applied by predict_proba; ECE before/after
       metrics.json         dev and test metrics of the best checkpoint
       log.jsonl            one line per evaluation during training
       predictions/         dev.npz, test.npz: logits and 0/1 labels of the best model (no texts);
-                           ensembles and reports reuse them instead of predicting again
+                           ensembles and reports reuse them instead of predicting again. The logits
+                           are raw: divided by calibration.json's temperature, their softmax or
+                           sigmoid is what predict_proba returns
       checkpoints/last/    only while training runs: what --resume continues from
+      report.html          optional, written by ``mindscreen report`` (not part of the contract)
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from mindscreen.config import CONFIG_FILE_NAME
 
 CONFIG_FILE = CONFIG_FILE_NAME
 THRESHOLDS_FILE = "thresholds.json"
+CALIBRATION_FILE = "calibration.json"
 METRICS_FILE = "metrics.json"
 LOG_FILE = "log.jsonl"
 PREDICTIONS_DIR = "predictions"
@@ -37,6 +42,7 @@ RUN_FILES = (
     "encoder",
     "head.safetensors",
     THRESHOLDS_FILE,
+    CALIBRATION_FILE,
     METRICS_FILE,
     LOG_FILE,
     PREDICTIONS_DIR,
@@ -79,6 +85,37 @@ def read_thresholds(run_dir: Path, labels: list[str]) -> np.ndarray:
     return np.asarray(payload["thresholds"], dtype=np.float64)
 
 
+def write_calibration(
+    run_dir: Path, labels: list[str], method: str, temperature: np.ndarray, ece: dict[str, Any]
+) -> None:
+    """Save the fitted temperature(s): one number, or one per label in ``labels`` order."""
+    write_json(
+        run_dir / CALIBRATION_FILE,
+        {
+            "method": method,
+            "labels": labels,
+            "temperature": [float(t) for t in np.atleast_1d(temperature)],
+            "fitted_on": "dev",
+            "ece": ece,
+        },
+    )
+
+
+def read_calibration(run_dir: Path, labels: list[str]) -> np.ndarray:
+    """Temperatures ``(1,)`` or ``(C,)`` to divide logits by; ``[1.0]`` for runs saved without one."""
+    path = run_dir / CALIBRATION_FILE
+    if not path.is_file():
+        return np.ones(1)
+    payload = read_json(path)
+    temperature = np.asarray(payload["temperature"], dtype=np.float64)
+    if payload["labels"] != labels or temperature.size not in (1, len(labels)):
+        raise ValueError(
+            f"{path} holds {temperature.size} temperature(s) for labels {payload['labels']}, but the model "
+            f"has labels {labels}; expected 1 or {len(labels)} for these labels. Re-train or remove the file"
+        )
+    return temperature
+
+
 def append_log(run_dir: Path, record: dict[str, Any]) -> None:
     with (run_dir / LOG_FILE).open("a") as handle:
         handle.write(json.dumps(_clean(record)) + "\n")
@@ -112,7 +149,7 @@ def require_run_dir(path: Path) -> None:
 
 
 def write_predictions(run_dir: Path, split: str, logits: np.ndarray, labels: np.ndarray) -> None:
-    """Save a split's logits ``(N, C)`` and 0/1 labels ``(N, C)``; never the texts."""
+    """Save a split's raw (uncalibrated) logits ``(N, C)`` and 0/1 labels ``(N, C)``; never the texts."""
     folder = run_dir / PREDICTIONS_DIR
     folder.mkdir(exist_ok=True)
     np.savez(folder / f"{split}.npz", logits=logits.astype(np.float32), labels=labels.astype(np.float32))

@@ -1,7 +1,8 @@
 """Resumable training state: written at every evaluation, read by ``--resume``.
 
-Model weights go to safetensors; optimizer, scheduler and RNG states are plain tensors
-and numbers saved with ``torch.save`` and read back with ``weights_only=True``.
+Model weights (and the EMA shadow, when on) go to safetensors; optimizer, scheduler and RNG
+states are plain tensors and numbers saved with ``torch.save`` and read back with
+``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from mindscreen.training.ema import EMA
 
 CHECKPOINT_DIR = "checkpoints/last"
 
@@ -31,6 +34,7 @@ class TrainState:
     evals_without_improvement: int = 0
     train_loss_sum: float = 0.0
     train_loss_count: int = 0
+    micro_splits: int = 1  # each configured micro-batch runs in this many parts (after CUDA OOM)
 
 
 def save_checkpoint(
@@ -39,6 +43,7 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     state: TrainState,
+    ema: EMA | None = None,
 ) -> None:
     """Write the checkpoint to a temporary folder, then swap it in: a crash never leaves half of one."""
     final = run_dir / CHECKPOINT_DIR
@@ -47,6 +52,8 @@ def save_checkpoint(
     tmp.mkdir(parents=True)
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(weights, str(tmp / "model.safetensors"))
+    if ema is not None:
+        save_file(ema.state_dict(), str(tmp / "ema.safetensors"))
     rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.stack(list(torch.cuda.get_rng_state_all()))
@@ -64,12 +71,23 @@ def has_checkpoint(run_dir: Path) -> bool:
 
 
 def load_checkpoint(
-    run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+    run_dir: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    ema: EMA | None = None,
 ) -> TrainState:
-    """Restore weights, optimizer, scheduler and RNG states in place; return the state."""
+    """Restore weights, EMA shadow, optimizer, scheduler and RNG states in place; return the state."""
     folder = run_dir / CHECKPOINT_DIR
     device = next(model.parameters()).device
     model.load_state_dict(load_file(str(folder / "model.safetensors"), device=str(device)))
+    if ema is not None:
+        if not (folder / "ema.safetensors").is_file():
+            raise ValueError(
+                f"{folder} holds no EMA weights but train.ema_decay is set; resume with the config "
+                "the run started with (its config.yaml)"
+            )
+        ema.load_state_dict(load_file(str(folder / "ema.safetensors"), device=str(device)))
     saved = torch.load(folder / "optimizer.pt", map_location=device, weights_only=True)
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])

@@ -1,0 +1,86 @@
+"""The end of a run: reload the best model, calibrate, fit thresholds, score dev and test.
+
+Order matters: the temperature is fitted on raw dev logits, thresholds on the calibrated dev
+probabilities, and dev/test metrics use both, as ``Predictor`` does at prediction time. The saved
+``predictions/*.npz`` hold the raw logits (ensembles fit their own temperatures on them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mindscreen.calibration import apply_temperature, fit_temperature
+from mindscreen.config import RunConfig
+from mindscreen.data import Splits
+from mindscreen.inference import predict_logits, to_probs
+from mindscreen.metrics import compute_metrics, expected_calibration_error
+from mindscreen.modeling import load_model
+from mindscreen.rundir import METRICS_FILE, write_calibration, write_json, write_predictions, write_thresholds
+from mindscreen.thresholds import default_thresholds, fit_thresholds
+from mindscreen.training.batching import encode_split
+from mindscreen.training.checkpoint import TrainState
+
+
+def finish_run(
+    run_dir: Path,
+    splits: Splits,
+    config: RunConfig,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    state: TrainState,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write predictions, calibration.json, thresholds.json and metrics.json; return the metrics.
+
+    ``extra`` entries (for example the loop's throughput) are added to metrics.json as they are.
+    """
+    model, tokenizer = load_model(run_dir)
+    model.to(device)
+    multi_label, labels = splits.multi_label, splits.label_names
+    raw: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for split in (splits.dev, splits.test):
+        if split is not None:
+            encoded = encode_split(tokenizer, split, model.spec.max_length)
+            pad_id = tokenizer.pad_token_id or 0
+            logits = predict_logits(model, encoded.ids, pad_id, config.train.eval_batch_size, amp_dtype)
+            write_predictions(run_dir, split.name, logits, split.labels)
+            raw[split.name] = (split.labels, logits)
+
+    method = config.train.calibration
+    temperature = fit_temperature(raw["dev"][1], raw["dev"][0], multi_label, method)
+    probs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    ece: dict[str, dict[str, float]] = {}
+    for name, (truth, logits) in raw.items():
+        calibrated = to_probs(apply_temperature(logits, temperature), multi_label)
+        probs[name] = (truth, calibrated)
+        ece[name] = {
+            "before": expected_calibration_error(truth, to_probs(logits, multi_label), multi_label),
+            "after": expected_calibration_error(truth, calibrated, multi_label),
+        }
+    write_calibration(run_dir, labels, method, temperature, ece)
+
+    defaults = default_thresholds(len(labels), multi_label)
+    fitted = config.train.fit_thresholds
+    thresholds = fit_thresholds(probs["dev"][0], probs["dev"][1], multi_label) if fitted else defaults
+    write_thresholds(run_dir, labels, thresholds, fitted)
+    metrics: dict[str, Any] = {
+        "primary_metric": config.train.metric,
+        "best_step": state.best_step,
+        "steps": state.step,
+    }
+    for name, (truth, split_probs) in probs.items():
+        args = (truth, split_probs, labels, multi_label)
+        metrics[name] = {**compute_metrics(*args, thresholds=thresholds), "ece": ece[name]["after"]}
+        metrics[f"{name}_default_thresholds"] = compute_metrics(*args, thresholds=defaults)
+    metrics["calibration"] = {
+        "method": method,
+        "temperature": [float(t) for t in temperature],
+        **{f"{name}_ece_{when}": value for name, pair in ece.items() for when, value in pair.items()},
+    }
+    metrics.update(extra or {})
+    write_json(run_dir / METRICS_FILE, metrics)
+    return metrics
