@@ -10,13 +10,14 @@ import yaml
 from mindscreen.config import DataConfig
 from mindscreen.data import load_labelled_file, read_texts, write_table
 from mindscreen.metrics import compute_metrics
-from mindscreen.predictor import Predictor
+from mindscreen.predictor import load_predictor
 from mindscreen.rundir import CONFIG_FILE
 
 
 def run_data_config(run_dir: Path, **changes: Any) -> DataConfig:
     """The data settings the run was trained with (columns, label format), with ``changes`` applied."""
-    saved = yaml.safe_load((run_dir / CONFIG_FILE).read_text()) or {}
+    path = run_dir / CONFIG_FILE
+    saved = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
     data = DataConfig.model_validate(saved.get("data", {}))
     return data.model_copy(update={k: v for k, v in changes.items() if v is not None})
 
@@ -30,7 +31,7 @@ def evaluate_run(run_dir: str | Path, data_path: str | Path, **column_changes: A
         column_changes: DataConfig fields to change for this file, e.g. ``text_column='body'``.
     """
     run_dir = Path(run_dir)
-    predictor = Predictor.from_dir(run_dir)
+    predictor = load_predictor(run_dir)
     cfg = run_data_config(run_dir, **column_changes)
     split = load_labelled_file(data_path, cfg, predictor.labels, predictor.multi_label)
     probs = predictor.predict_proba(split.texts)
@@ -42,7 +43,7 @@ def predict_file(
 ) -> int:
     """Write the input table plus ``labels`` and one ``prob_<label>`` column per class; return rows."""
     run_dir = Path(run_dir)
-    predictor = Predictor.from_dir(run_dir)
+    predictor = load_predictor(run_dir)
     column = text_column or run_data_config(run_dir).text_column
     frame, texts = read_texts(input_path, column)
     probs = predictor.predict_proba(texts)
