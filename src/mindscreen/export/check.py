@@ -1,0 +1,94 @@
+"""Whether an ONNX export computes what its run computes, within a stated tolerance.
+
+Probabilities of the torch run (:class:`mindscreen.predictor.Predictor`) and of each exported variant
+(:class:`~mindscreen.export.OnnxPredictor`) are compared on the same texts: the largest absolute
+difference of any probability, and the share of texts whose thresholded labels differ. Default
+tolerances: 1e-4 for fp32 (float rounding only) and 0.05 for int8 (weights rounded to 8 bits).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mindscreen.export.onnx import EXPORT_FILE, export_onnx, read_export
+from mindscreen.export.predictor import OnnxPredictor
+from mindscreen.rundir import read_json, write_json
+from mindscreen.thresholds import apply_thresholds
+
+logger = logging.getLogger(__name__)
+
+TOLERANCE = {"fp32": 1e-4, "int8": 0.05}
+CHECK_TEXTS = 200
+
+
+def check_export(
+    run_dir: str | Path,
+    export_dir: str | Path,
+    texts: list[str],
+    tolerance: dict[str, float] | None = None,
+    save: bool = True,
+) -> dict[str, Any]:
+    """Compare torch and ONNX Runtime probabilities on ``texts``.
+
+    Args:
+        run_dir: the run the export came from.
+        export_dir: the export directory.
+        texts: texts to compare on (a few hundred from dev are plenty).
+        tolerance: largest allowed absolute probability difference per variant (default :data:`TOLERANCE`).
+        save: record the result in ``export.json`` under ``check``.
+
+    Returns:
+        Per variant: ``max_abs_diff``, ``tolerance``, ``label_mismatch_share`` and ``passed``; and
+        ``passed`` for all variants together.
+    """
+    from mindscreen.predictor import Predictor
+
+    if not texts:
+        raise ValueError("check_export needs at least one text to compare on")
+    limits = {**TOLERANCE, **(tolerance or {})}
+    reference = Predictor.from_dir(run_dir, device="cpu").predict_proba(texts)  # (N, C)
+    meta = read_export(export_dir)
+    result: dict[str, Any] = {"num_texts": len(texts)}
+    for variant in meta["files"]:
+        onnx = OnnxPredictor.from_dir(export_dir, int8=variant == "int8")
+        probs = onnx.predict_proba(texts)  # (N, C)
+        labels_torch = apply_thresholds(reference, onnx.thresholds, onnx.multi_label)
+        labels_onnx = apply_thresholds(probs, onnx.thresholds, onnx.multi_label)
+        diff = float(np.abs(probs - reference).max())
+        result[variant] = {
+            "max_abs_diff": diff,
+            "tolerance": limits[variant],
+            "label_mismatch_share": float((labels_torch != labels_onnx).any(axis=1).mean()),
+            "passed": diff <= limits[variant],
+        }
+    result["passed"] = all(result[v]["passed"] for v in meta["files"])
+    if save:
+        path = Path(export_dir) / EXPORT_FILE
+        write_json(path, {**read_json(path), "check": result})
+    return result
+
+
+def export_run(
+    run_dir: str | Path, output_dir: str | Path | None = None, int8: bool = True, overwrite: bool = False
+) -> tuple[Path, dict[str, Any] | None]:
+    """Export a run to ONNX and check it on up to 200 dev texts of the data the run was trained on.
+
+    Returns:
+        The export directory and the check (see :func:`check_export`), or None when the run's data
+        cannot be read from here (the export is written all the same; call :func:`check_export` with
+        texts of your own).
+    """
+    from mindscreen.data import DataError, load_splits
+    from mindscreen.evaluation import run_data_config
+
+    output = export_onnx(run_dir, output_dir, int8=int8, overwrite=overwrite)
+    try:
+        texts = load_splits(run_data_config(Path(run_dir))).dev.texts[:CHECK_TEXTS]
+    except (DataError, OSError) as err:
+        logger.warning("export not checked: the run's data cannot be read (%s)", type(err).__name__)
+        return output, None
+    return output, check_export(run_dir, output, texts)

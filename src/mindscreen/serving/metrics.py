@@ -1,0 +1,68 @@
+"""Prometheus metrics of one app, in a registry of its own (so several apps never collide).
+
+Label values come from fixed sets (route templates, status codes, stages, risk levels, reasons),
+never from request content.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from mindscreen.pipeline import Result
+
+ROUTES = ("/v1/classify", "/v1/model", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class ServiceMetrics:
+    """Request counts and latency by route and status; texts by stage and risk; rejections by reason."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "mindscreen_requests",
+            "HTTP requests by route and status.",
+            ("route", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mindscreen_request_seconds",
+            "Request latency by route.",
+            ("route",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.texts = Counter(
+            "mindscreen_texts",
+            "Texts classified by deciding stage and risk.",
+            ("stage", "risk"),
+            registry=self.registry,
+        )
+        self.review = Counter("mindscreen_needs_review", "Texts marked needs_review.", registry=self.registry)
+        self.rejected = Counter(
+            "mindscreen_rejected", "Requests refused, by reason.", ("reason",), registry=self.registry
+        )
+        self.in_flight = Gauge(
+            "mindscreen_in_flight", "Classify requests being served.", registry=self.registry
+        )
+
+    def observe_request(self, path: str, status: int, seconds: float) -> None:
+        route = path if path in ROUTES else "other"
+        self.requests.labels(route=route, status=str(status)).inc()
+        self.latency.labels(route=route).observe(seconds)
+        reason = {
+            401: "unauthorized",
+            413: "too_large",
+            422: "invalid",
+            429: "overload",
+            503: "busy",
+            504: "timeout",
+        }
+        if status in reason:
+            self.rejected.labels(reason=reason[status]).inc()
+
+    def observe_results(self, results: list[Result]) -> None:
+        for result in results:
+            self.texts.labels(stage=result.stage, risk=result.risk).inc()
+            if result.needs_review:
+                self.review.inc()

@@ -1,0 +1,147 @@
+"""The HTTP routes, at module level, with their dependencies as ``Annotated`` aliases.
+
+No ``from __future__ import annotations`` here: FastAPI reads these annotations at import time, and a
+string annotation of a dependency alias would not resolve (the endpoint would silently answer 422).
+Endpoints that run the model are plain ``def``, so they run in the worker thread pool.
+"""
+
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from mindscreen.pipeline import Pipeline
+from mindscreen.serving.guards import key_matches
+from mindscreen.serving.schemas import (
+    ClassifyRequest,
+    ClassifyResponse,
+    ErrorBody,
+    ModelInfo,
+    Status,
+    TextResult,
+)
+from mindscreen.serving.state import ServiceState
+
+logger = logging.getLogger("mindscreen.serving")
+router = APIRouter()
+
+_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The service's API key.")
+_bearer = HTTPBearer(auto_error=False, description="The service's API key as a bearer token.")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in {
+        401: "Missing or wrong API key.",
+        413: "Too many texts, a text too long, or a body too large.",
+        422: "The body is not valid (the input is never echoed).",
+        429: "At the concurrency limit; retry after Retry-After seconds.",
+        503: "Model loading, or busy until the request's deadline.",
+        504: "The request ran past the timeout.",
+    }.items()
+}
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+def require_api_key(
+    state: State,
+    key: Annotated[str | None, Security(_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> None:
+    expected = state.settings.api_key
+    if expected is None:
+        return
+    given = key if key is not None else (bearer.credentials if bearer is not None else None)
+    if not key_matches(expected.get_secret_value(), given):
+        raise HTTPException(
+            status_code=401,
+            detail="missing or wrong API key; send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def require_pipeline(state: State) -> Pipeline:
+    if state.pipeline is None:
+        raise HTTPException(status_code=503, detail="the model is not loaded yet; retry when /readyz is 200")
+    return state.pipeline
+
+
+Authorized = Annotated[None, Depends(require_api_key)]
+Ready = Annotated[Pipeline, Depends(require_pipeline)]
+
+
+@router.post("/v1/classify", response_model=ClassifyResponse, responses=ERRORS, tags=["classify"])
+def classify(
+    body: ClassifyRequest, request: Request, state: State, _: Authorized, pipeline: Ready
+) -> ClassifyResponse:
+    """Classify one text or several: labels, probabilities, risk level, deciding stage, review flag."""
+    started = time.monotonic()
+    settings = state.settings
+    texts = body.all_texts()
+    if len(texts) > settings.max_texts:
+        raise HTTPException(
+            status_code=413,
+            detail=f"the request has {len(texts)} texts; at most {settings.max_texts} per request. Split it",
+        )
+    too_long = [i for i, text in enumerate(texts) if len(text) > settings.max_chars]
+    if too_long:
+        raise HTTPException(
+            status_code=413,
+            detail=f"texts at positions {too_long[:10]} are longer than {settings.max_chars} characters; "
+            "shorten or split them",
+        )
+    with state.guard.admit():
+        state.metrics.in_flight.inc()
+        try:
+            with state.guard.model(settings.timeout_s - (time.monotonic() - started)):
+                results = pipeline.classify(texts)
+        finally:
+            state.metrics.in_flight.dec()
+    if state.audit is not None:
+        state.audit.record(request.state.request_id, pipeline.version, texts, results)
+    state.metrics.observe_results(results)
+    return ClassifyResponse(
+        model_version=pipeline.version, results=[TextResult.model_validate(r.to_dict()) for r in results]
+    )
+
+
+@router.get("/v1/model", response_model=ModelInfo, responses=ERRORS, tags=["model"])
+def model_info(state: State, _: Authorized, pipeline: Ready) -> ModelInfo:
+    """Labels, version, thresholds, stages, review and risk settings, limits, and the fit report."""
+    settings = state.settings
+    limits = {
+        "max_texts": settings.max_texts,
+        "max_chars": settings.max_chars,
+        "timeout_s": settings.timeout_s,
+        "max_concurrency": settings.max_concurrency,
+    }
+    return ModelInfo.model_validate({**pipeline.describe(), "limits": limits})
+
+
+@router.get("/healthz", response_model=Status, tags=["health"])
+async def healthz() -> Status:
+    """The process is up."""
+    return Status(status="ok")
+
+
+@router.get("/readyz", response_model=Status, responses={503: {"model": Status}}, tags=["health"])
+async def readyz(state: State, response: Response) -> Status:
+    """200 once the model is loaded and requests can be served; 503 before."""
+    if state.pipeline is None:
+        response.status_code = 503
+        return Status(status="loading")
+    return Status(status="ready", version=state.pipeline.version)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(state: State) -> Response:
+    """Prometheus metrics in the text exposition format."""
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

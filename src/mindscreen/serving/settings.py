@@ -1,0 +1,31 @@
+"""What the service is configured with: the model, the request limits, the API key, the audit log."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from mindscreen.config import StrictModel
+
+
+class ServeSettings(StrictModel):
+    """Settings of one service instance (``mindscreen serve`` flags map onto these fields)."""
+
+    model_path: str | None = Field(None, description="A pipeline, run, ensemble or linear directory.")
+    max_texts: int = Field(64, ge=1, le=10_000, description="Texts per request; more: 413.")
+    max_chars: int = Field(5_000, ge=1, le=1_000_000, description="Characters per text; more: 413.")
+    timeout_s: float = Field(10.0, gt=0, description="Wall time per request; longer: 504.")
+    max_concurrency: int = Field(
+        4, ge=1, le=256, description="Classify requests admitted at once; more: 429 with Retry-After."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="When set, /v1/* needs it as X-API-Key or Authorization: Bearer; else 401."
+    )
+    audit_log: str | None = Field(None, description="JSONL file: hashed text id, version, stage, labels.")
+    audit_salt: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key of the audit text ids; null: plain SHA-256 (guessable)."
+    )
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest request body read: every text at full length, JSON-escaped, plus room for the rest."""
+        return self.max_texts * (self.max_chars * 6 + 16) + 65_536
