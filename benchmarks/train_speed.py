@@ -144,8 +144,6 @@ def run_trainer(splits: Splits, encoder: str, args: argparse.Namespace) -> dict:
 
 
 def run_mindscreen(splits: Splits, encoder: str, args: argparse.Namespace, out: Path) -> dict:
-    import mindscreen.training.loop as loop
-
     config = load_config(
         None,
         [
@@ -160,14 +158,9 @@ def run_mindscreen(splits: Splits, encoder: str, args: argparse.Namespace, out: 
             *args.overrides,
         ],
     )
-    original = loop.load_splits
-    loop.load_splits = lambda _cfg: splits  # the same (sub)sampled texts the Trainer saw
-    try:
-        if torch.cuda.is_available():
-            torch.cuda.reset_peak_memory_stats()
-        result = train(config, overwrite=True, progress=False)
-    finally:
-        loop.load_splits = original
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    result = train(config, overwrite=True, progress=False, splits=splits)  # the texts the Trainer saw
     timing = result.metrics["timing"]
     from transformers import AutoConfig
 

@@ -1,4 +1,5 @@
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from mindscreen.config import ModelConfig
+from mindscreen.data import resolve_data_dir
 from mindscreen.modeling import build_model
 from mindscreen.rundir import RUN_FILES, read_log
 from mindscreen.training import loop, train
@@ -138,3 +140,132 @@ def test_saved_predictions_reproduce_the_reported_test_metrics(trained_run: Path
     metrics = compute_metrics(truth, probs, labels, True, read_thresholds(trained_run, labels))
     reported = json.loads((trained_run / "metrics.json").read_text())["test"]
     assert metrics["macro_f1"] == pytest.approx(reported["macro_f1"])
+
+
+def test_resume_with_ema_ends_exactly_where_an_uninterrupted_ema_run_does(
+    tiny_bert_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sections = {"train": {"epochs": 1, "eval_every": 2, "batch_size": 64, "ema_decay": 0.9}}
+    whole = train(tiny_config(tmp_path / "whole", tiny_bert_dir, **sections), progress=False)
+    real_step = loop._forward_backward
+    calls = {"n": 0}
+
+    def crash_on_fifth_batch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("simulated crash")
+        return real_step(*args, **kwargs)
+
+    config = tiny_config(tmp_path / "resumed", tiny_bert_dir, **sections)
+    monkeypatch.setattr(loop, "_forward_backward", crash_on_fifth_batch)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config, progress=False)
+    assert (tmp_path / "resumed" / "checkpoints" / "last" / "ema.safetensors").is_file()
+    monkeypatch.setattr(loop, "_forward_backward", real_step)
+    resumed = train(config, resume=True, progress=False)
+    expected = load_file(str(whole.run_dir / "head.safetensors"))
+    got = load_file(str(resumed.run_dir / "head.safetensors"))
+    for name, tensor in expected.items():
+        torch.testing.assert_close(got[name], tensor)
+
+
+def test_cuda_out_of_memory_halves_the_micro_batch_doubles_accumulation_and_training_completes(
+    tiny_bert_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real CUDA out-of-memory cannot happen on the CPU-only CI machine, so the forward pass is made
+    to raise torch.OutOfMemoryError once, exactly what PyTorch raises when CUDA allocation fails."""
+    real_step = loop._forward_backward
+    calls = {"n": 0}
+
+    def out_of_memory_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_forward_backward", out_of_memory_once)
+    config = tiny_config(tmp_path / "oom", tiny_bert_dir, train={"epochs": 1, "batch_size": 64})
+    with caplog.at_level(logging.WARNING, logger="mindscreen.training.loop"):
+        result = train(config, progress=False)
+    assert "micro-batch 64 -> 32, grad_accum 1 -> 2 (effective batch 64 unchanged)" in caplog.text
+    record = read_log(result.run_dir)[-1]
+    assert record["micro_batch"] == 32 and record["grad_accum"] == 2
+    assert result.metrics["steps"] == -(-420 // 64)  # the schedule kept its steps
+    assert calls["n"] > result.metrics["steps"] + 1  # later steps ran in two halves
+
+
+def test_every_technique_together_trains_calibrates_and_predicts_consistently(
+    tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    from mindscreen.calibration import apply_temperature
+    from mindscreen.inference import to_probs
+    from mindscreen.metrics import compute_metrics
+    from mindscreen.predictor import Predictor
+    from mindscreen.rundir import read_calibration, read_predictions, read_thresholds
+
+    techniques = {
+        "loss": "asymmetric",
+        "class_weights": "effective",
+        "label_smoothing": 0.05,
+        "sampling": "class_balanced",
+        "sampling_power": 0.5,
+        "llrd": 0.8,
+        "head_lr": 5e-3,
+        "ema_decay": 0.9,
+        "calibration": "per_class",
+    }
+    augment = {"probability": 0.5, "minority_only": True}
+    techniques |= {"epochs": 1, "batch_size": 64}
+    config = tiny_config(tmp_path / "all", tiny_bert_dir, train=techniques, augment=augment)
+    result = train(config, progress=False)
+    run = result.run_dir
+    assert sorted(p.name for p in run.iterdir()) == sorted(RUN_FILES)
+    labels = json.loads((run / "model.json").read_text())["labels"]
+    temperature = read_calibration(run, labels)
+    assert temperature.shape == (len(labels),)
+    calibration = result.metrics["calibration"]
+    assert calibration["method"] == "per_class" and {"dev_ece_before", "dev_ece_after"} <= set(calibration)
+
+    saved = read_predictions(run, "test")
+    assert saved is not None
+    probs = to_probs(apply_temperature(saved[0], temperature), multi_label=True)
+    metrics = compute_metrics(saved[1], probs, labels, True, read_thresholds(run, labels))
+    assert metrics["macro_f1"] == pytest.approx(result.metrics["test"]["macro_f1"])
+    texts = [json.loads(line)["text"] for line in (resolve_data_dir("demo") / "test.jsonl").open()][:8]
+    np.testing.assert_allclose(Predictor.from_dir(run).predict_proba(texts), probs[:8], atol=1e-5)
+
+
+def test_epochs_with_sampling_and_augmentation_are_rebuilt_identically(tiny_bert_dir: Path) -> None:
+    from mindscreen.data import load_splits
+    from mindscreen.training.batching import encode_split
+    from mindscreen.training.epochs import EpochPlanner
+
+    config = tiny_config(
+        Path("unused"), tiny_bert_dir, train={"sampling": "class_balanced"}, augment={"probability": 0.5}
+    )
+    splits = load_splits(config.data)
+    _, tokenizer = build_model(config.model, splits.label_names, splits.multi_label)
+    encoded = encode_split(tokenizer, splits.train, 48)
+    planner = EpochPlanner(splits.train, encoded, tokenizer, 48, config, splits.multi_label)
+    first, again, second = planner.plan(0), planner.plan(0), planner.plan(1)
+    assert first.ids == again.ids and len(first.batches) == len(again.batches)
+    assert all(np.array_equal(a, b) for a, b in zip(first.batches, again.batches, strict=True))
+    assert first.ids != second.ids and first.ids != encoded.ids
+    assert len(first.batches) == planner.batches_per_epoch()
+    drawn = np.concatenate(first.batches)
+    assert len(drawn) == len(encoded.ids) and len(set(drawn.tolist())) < len(drawn)  # with replacement
+
+
+def test_padding_to_a_multiple_only_adds_masked_columns() -> None:
+    ids = [[5, 6, 7], [8]]
+    batch = collate(ids, np.arange(2), pad_id=0, pad_multiple=8)
+    assert batch["input_ids"].shape == (2, 8)
+    assert batch["attention_mask"].sum().item() == 4
+
+
+@pytest.mark.slow
+def test_compiled_training_runs_on_cpu(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    """torch.compile needs a C++ toolchain and compiles for a minute on CPU: marked slow."""
+    sections = {"train": {"epochs": 1, "compile": True, "pad_to_multiple": 16, "batch_size": 64}}
+    result = train(tiny_config(tmp_path / "compiled", tiny_bert_dir, **sections), progress=False)
+    assert result.metrics["steps"] == 7

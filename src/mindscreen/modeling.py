@@ -84,6 +84,11 @@ class Classifier(nn.Module):
         width = int(encoder.config.hidden_size)
         self.spec = spec
         self.encoder = encoder
+        # The encoder's own pooler (BERT/RoBERTa/MPNet "pooler.dense") is never used: ours replaces
+        # it. Frozen, it gets no optimizer state and DistributedDataParallel does not wait for it.
+        own_pooler = getattr(encoder, "pooler", None)
+        if isinstance(own_pooler, nn.Module):
+            own_pooler.requires_grad_(False)
         self.pooler = build_pooler(spec.pooling, width)
         pooled = self.pooler.output_size
         self.head = ClassifierHead(pooled, len(spec.labels), spec.head_blocks, spec.head_hidden, spec.dropout)

@@ -1,15 +1,21 @@
 """mindscreen's training loop, readable top to bottom.
 
 seed → data → model → loss → optimizer/scheduler → loop (accumulation, autocast,
-clipping) → evaluate → keep best → fit thresholds → write the run directory.
+clipping, EMA, out-of-memory recovery) → evaluate → keep best → calibrate, fit thresholds →
+write the run directory. What each epoch trains on (augmentation, class-balanced sampling,
+length-grouped batches) comes from :mod:`mindscreen.training.epochs`. Under ``torchrun`` or
+``accelerate launch`` every rank trains on its share of each epoch's batches
+(DistributedDataParallel) and rank 0 alone evaluates and writes the run directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,22 +27,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mindscreen.config import RunConfig, TrainConfig, dump_config
-from mindscreen.data import Split, Splits, load_splits
+from mindscreen.data import Splits, load_splits
 from mindscreen.inference import autocast, predict_logits, to_probs
 from mindscreen.losses import build_loss
 from mindscreen.metrics import compute_metrics, primary_metric
-from mindscreen.modeling import Classifier, build_model, load_model, save_model
-from mindscreen.rundir import (
-    CONFIG_FILE,
-    METRICS_FILE,
-    append_log,
-    truncate_log,
-    write_json,
-    write_predictions,
-    write_thresholds,
-)
-from mindscreen.thresholds import default_thresholds, fit_thresholds
-from mindscreen.training.batching import collate, encode_texts, train_batches
+from mindscreen.modeling import Classifier, build_model, save_model
+from mindscreen.rundir import CONFIG_FILE, append_log, truncate_log
+from mindscreen.training.batching import Encoded, collate, encode_split
 from mindscreen.training.checkpoint import (
     TrainState,
     has_checkpoint,
@@ -44,6 +41,22 @@ from mindscreen.training.checkpoint import (
     remove_checkpoints,
     save_checkpoint,
 )
+from mindscreen.training.distributed import (
+    World,
+    barrier,
+    broadcast_flag,
+    init_world,
+    local_device_name,
+    main_process_first,
+    no_sync,
+    shard,
+    shutdown,
+    wrap,
+)
+from mindscreen.training.ema import EMA
+from mindscreen.training.epochs import Epoch, EpochPlanner
+from mindscreen.training.finish import finish_run
+from mindscreen.training.oom import OOM_ERRORS, free_memory, micro_batch_size, next_split, split_batch
 from mindscreen.training.optim import build_optimizer, cosine_with_warmup
 
 logger = logging.getLogger(__name__)
@@ -58,18 +71,6 @@ class TrainResult:
     metrics: dict[str, Any]
 
 
-@dataclass
-class Encoded:
-    """A split as token ids, ready to batch."""
-
-    ids: list[list[int]]
-    labels: np.ndarray  # (N, C)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.array([len(row) for row in self.ids])
-
-
 # Called after each evaluation with (optimizer step, dev metrics at default thresholds).
 # It may raise to stop training (the tuner raises optuna.TrialPruned this way).
 EvalHook = Callable[[int, dict[str, Any]], None]
@@ -81,6 +82,7 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     on_evaluate: EvalHook | None = None,
+    splits: Splits | None = None,
 ) -> TrainResult:
     """Train a classifier as ``config`` says and write its run directory.
 
@@ -90,17 +92,22 @@ def train(
         overwrite: replace an existing run directory instead of refusing.
         progress: show a progress bar.
         on_evaluate: called after every evaluation with the step and the dev metrics.
+        splits: data already loaded (for example subsampled); default: read ``config.data``.
     """
     run_dir = Path(config.output_dir)
-    _prepare_run_dir(run_dir, resume, overwrite)
     tcfg = config.train
+    world = init_world(tcfg.device)
+    with main_process_first(world):
+        if world.is_main:
+            _prepare_run_dir(run_dir, resume, overwrite)
     _seed_everything(tcfg.seed)
 
-    splits = load_splits(config.data)
+    splits = splits or load_splits(config.data)
     model, tokenizer = build_model(config.model, splits.label_names, splits.multi_label)
-    device, amp_dtype = _pick_device(tcfg)
+    device, amp_dtype = _pick_device(tcfg, world)
     model.to(device)
-    train_set, dev_set = (_encode(tokenizer, s, model.spec.max_length) for s in (splits.train, splits.dev))
+    max_length = model.spec.max_length
+    train_set, dev_set = (encode_split(tokenizer, s, max_length) for s in (splits.train, splits.dev))
     logger.info(
         "training on %d texts, validating on %d; %d labels (%s) on %s",
         len(train_set.ids),
@@ -110,88 +117,216 @@ def train(
         device,
     )
 
-    loss_fn = build_loss(tcfg.loss, splits.multi_label)
-    batches_per_epoch = math.ceil(len(train_set.ids) / tcfg.batch_size)
-    steps_per_epoch = math.ceil(batches_per_epoch / tcfg.grad_accum)
+    loss_fn = build_loss(tcfg.loss, splits.multi_label, tcfg, splits.train.labels)
+    planner = EpochPlanner(splits.train, train_set, tokenizer, max_length, config, splits.multi_label)
+    steps_per_epoch = math.ceil(planner.batches_per_epoch() // world.size / tcfg.grad_accum)
     total_steps = max(1, math.ceil(tcfg.epochs * steps_per_epoch))
-    optimizer = build_optimizer(model, tcfg.lr, tcfg.weight_decay)
+    optimizer = build_optimizer(model, tcfg.lr, tcfg.weight_decay, tcfg.llrd, tcfg.head_lr)
     scheduler = cosine_with_warmup(optimizer, int(tcfg.warmup * total_steps), total_steps)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    ema = EMA(model, tcfg.ema_decay) if tcfg.ema_decay is not None else None
 
     state = TrainState()
     if resume:
-        state = load_checkpoint(run_dir, model, optimizer, scheduler)
-        truncate_log(run_dir, state.step)
+        state = load_checkpoint(run_dir, model, optimizer, scheduler, ema)
+        if world.is_main:
+            truncate_log(run_dir, state.step)
         logger.info("resuming at step %d of %d", state.step, total_steps)
-    else:
+    elif world.is_main:
         (run_dir / CONFIG_FILE).write_text(dump_config(config))
 
     gap_rows = np.random.default_rng(tcfg.seed).permutation(len(train_set.ids))[:GAP_SAMPLE]
     gap_set = Encoded([train_set.ids[i] for i in gap_rows], train_set.labels[gap_rows])
     evaluate_every = tcfg.eval_every or steps_per_epoch
-    pad_id = tokenizer.pad_token_id or 0
     context = EvalContext(
-        model, tokenizer, run_dir, splits, dev_set, gap_set, loss_fn, tcfg, amp_dtype, on_evaluate
+        model, tokenizer, run_dir, splits, dev_set, gap_set, loss_fn, tcfg, amp_dtype, on_evaluate, ema
     )
-    bar = tqdm(total=total_steps, initial=state.step, desc="train", unit="step", disable=not progress)
+    trained = wrap(_compiled(model) if tcfg.compile else model, world)
+    stepper = Stepper(
+        trained, loss_fn, optimizer, scaler, device, amp_dtype, tcfg, tokenizer.pad_token_id or 0
+    )
+    bar = tqdm(
+        total=total_steps,
+        initial=state.step,
+        desc="train",
+        unit="step",
+        disable=not progress or not world.is_main,
+    )
     running_loss = torch.zeros((), device=device)  # summed on device: no host sync per step
+    clock = Throughput(device)
     stop = False
 
     model.train()
     while state.step < total_steps and not stop:
-        rng = np.random.default_rng([tcfg.seed, state.epoch])
-        batches = train_batches(train_set.lengths, tcfg.batch_size, rng, tcfg.group_by_length)
-        for position in range(state.batches_done, len(batches)):
-            batch = collate(train_set.ids, batches[position], pad_id, train_set.labels)
-            loss = _forward_backward(model, batch, loss_fn, device, amp_dtype, scaler, tcfg.grad_accum)
-            running_loss += loss.detach()
-            state.train_loss_count += 1
-            state.batches_done = position + 1
-            at_epoch_end = position == len(batches) - 1
-            if state.batches_done % tcfg.grad_accum and not at_epoch_end:
-                continue
+        epoch = planner.plan(state.epoch)
+        batches = shard(epoch.batches, world)
+        for start in range(state.batches_done, len(batches), tcfg.grad_accum):
+            group = batches[start : start + tcfg.grad_accum]
+            running_loss += stepper.accumulate(epoch, group, state)
+            clock.count(epoch.ids, group)
+            state.train_loss_count += len(group)
+            state.batches_done = start + len(group)
+            at_epoch_end = state.batches_done == len(batches)
             _optimizer_step(model, optimizer, scheduler, scaler, tcfg.clip_norm)
+            if ema is not None:
+                ema.update(model, state.step)
             state.step += 1
             bar.update(1)
             last_step = state.step >= total_steps
+            if at_epoch_end:
+                state.epoch, state.batches_done = state.epoch + 1, 0
             if state.step % evaluate_every == 0 or last_step or (at_epoch_end and tcfg.eval_every is None):
+                clock.pause()
                 state.train_loss_sum += float(running_loss)
                 running_loss.zero_()
-                if at_epoch_end:
-                    state.epoch, state.batches_done = state.epoch + 1, 0
-                stop = _evaluate_and_keep_best(context, state, float(scheduler.get_last_lr()[0]))
-                bar.set_postfix(best=f"{state.best_metric:.4f}")
-                save_checkpoint(run_dir, model, optimizer, scheduler, state)
-            elif at_epoch_end:
-                state.epoch, state.batches_done = state.epoch + 1, 0
+                if world.is_main:
+                    stop = _evaluate_and_keep_best(context, state, float(max(scheduler.get_last_lr())))
+                    bar.set_postfix(best=f"{state.best_metric:.4f}")
+                    save_checkpoint(run_dir, model, optimizer, scheduler, state, ema)
+                stop = broadcast_flag(stop, world, device)
+                clock.resume()
             if stop or last_step:
                 break
     bar.close()
     if stop:
         logger.info("early stop at step %d: no improvement in %d evaluations", state.step, tcfg.patience)
 
-    metrics = _finish(run_dir, splits, config, amp_dtype, state)
-    remove_checkpoints(run_dir)
+    metrics: dict[str, Any] = {}
+    if world.is_main:
+        metrics = finish_run(
+            run_dir, splits, config, device, amp_dtype, state, {"timing": clock.summary(world)}
+        )
+        remove_checkpoints(run_dir)
+    barrier(world)
+    shutdown(world)
     return TrainResult(run_dir=run_dir, metrics=metrics)
 
 
+class Throughput:
+    """Training samples and real (non-pad) tokens per second, evaluation time excluded."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.seconds = 0.0
+        self.samples = 0
+        self.tokens = 0
+        self.started = time.perf_counter()
+
+    def count(self, ids: list[list[int]], group: list[np.ndarray]) -> None:
+        for indices in group:
+            self.samples += len(indices)
+            self.tokens += sum(len(ids[i]) for i in indices)
+
+    def pause(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)  # queued kernels belong to the training time
+        self.seconds += time.perf_counter() - self.started
+
+    def resume(self) -> None:
+        self.started = time.perf_counter()
+
+    def summary(self, world: World) -> dict[str, Any]:
+        """Throughput of this process times the world size (every rank trains on equal shares)."""
+        seconds = max(self.seconds, 1e-9)
+        samples, tokens = self.samples * world.size, self.tokens * world.size
+        peak = torch.cuda.max_memory_allocated(self.device) / 2**30 if self.device.type == "cuda" else None
+        return {
+            "train_seconds": seconds,
+            "samples": samples,
+            "tokens": tokens,
+            "samples_per_s": samples / seconds,
+            "tokens_per_s": tokens / seconds,
+            "peak_gpu_gib": peak,
+            "world_size": world.size,
+        }
+
+
+@dataclass
+class Stepper:
+    """Runs the micro-batches of one optimizer step, recovering from CUDA out-of-memory."""
+
+    model: nn.Module  # the Classifier, or its DistributedDataParallel wrapper
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    tcfg: TrainConfig
+    pad_id: int
+
+    def accumulate(self, epoch: Epoch, group: list[np.ndarray], state: TrainState) -> torch.Tensor:
+        """Forward and backward every micro-batch of ``group``; the sum of their mean losses.
+
+        On out-of-memory (``train.oom_recovery``) the step's gradients are dropped, each
+        micro-batch is split into twice as many parts and the whole step is redone.
+        """
+        while True:
+            try:
+                return self._accumulate_once(epoch, group, state.micro_splits)
+            except OOM_ERRORS:
+                if not self.tcfg.oom_recovery:
+                    raise
+            # Outside the except block, so the failed step's frames and tensors can be freed.
+            self.optimizer.zero_grad(set_to_none=True)
+            free_memory(self.device)
+            size, splits = self.tcfg.batch_size, state.micro_splits
+            state.micro_splits = next_split(size, splits)
+            logger.warning(
+                "CUDA out of memory at step %d: micro-batch %d -> %d, grad_accum %d -> %d "
+                "(effective batch %d unchanged); redoing the step",
+                state.step + 1,
+                micro_batch_size(size, splits),
+                micro_batch_size(size, state.micro_splits),
+                self.tcfg.grad_accum * splits,
+                self.tcfg.grad_accum * state.micro_splits,
+                size * self.tcfg.grad_accum,
+            )
+
+    def _accumulate_once(self, epoch: Epoch, group: list[np.ndarray], splits: int) -> torch.Tensor:
+        total = torch.zeros((), device=self.device)
+        parts = [(indices, part) for indices in group for part in split_batch(indices, splits)]
+        for n, (indices, part) in enumerate(parts):
+            share = len(part) / len(indices)  # parts of a micro-batch add up to its mean loss
+            batch = collate(
+                epoch.ids,
+                part,
+                self.pad_id,
+                epoch.labels,
+                self.tcfg.pad_to_multiple,
+                self.device.type == "cuda",
+            )
+            # Under DDP, gradients are all-reduced once per optimizer step, on its last micro-batch.
+            with no_sync(self.model, skip=n < len(parts) - 1):
+                loss = _forward_backward(
+                    self.model,
+                    batch,
+                    self.loss_fn,
+                    self.device,
+                    self.amp_dtype,
+                    self.scaler,
+                    self.tcfg.grad_accum / share,
+                )
+            total += loss.detach() * share
+        return total
+
+
 def _forward_backward(
-    model: Classifier,
+    model: nn.Module,
     batch: dict[str, torch.Tensor],
     loss_fn: nn.Module,
     device: torch.device,
     amp_dtype: torch.dtype | None,
     scaler: torch.amp.GradScaler,
-    grad_accum: int,
+    loss_divisor: float,
 ) -> torch.Tensor:
-    """One micro-batch: forward under autocast, loss scaled for accumulation, backward."""
+    """One micro-batch: forward under autocast, loss divided for accumulation, backward."""
     input_ids = batch["input_ids"].to(device, non_blocking=True)
     mask = batch["attention_mask"].to(device, non_blocking=True)
     targets = batch["labels"].to(device, non_blocking=True)
     with autocast(device, amp_dtype):
         logits = model(input_ids, mask)  # (B, C)
     loss = loss_fn(logits.float(), targets)
-    scaler.scale(loss / grad_accum).backward()
+    scaler.scale(loss / loss_divisor).backward()
     return loss
 
 
@@ -225,6 +360,7 @@ class EvalContext:
     tcfg: TrainConfig
     amp_dtype: torch.dtype | None
     on_evaluate: EvalHook | None
+    ema: EMA | None = None
 
     def score(self, data: Encoded) -> tuple[float, dict[str, Any]]:
         """Loss and metrics (default thresholds) of the current model on ``data``."""
@@ -238,16 +374,17 @@ class EvalContext:
 def _evaluate_and_keep_best(ctx: EvalContext, state: TrainState, lr: float) -> bool:
     """Score dev (and a train sample), log it, save the model if it is the best; True means stop."""
     tcfg = ctx.tcfg
-    dev_loss, dev_metrics = ctx.score(ctx.dev_set)
-    _, gap_metrics = ctx.score(ctx.gap_set)
-    value = primary_metric(dev_metrics, tcfg.metric)
-    train_value = primary_metric(gap_metrics, tcfg.metric)
-    improved = value > state.best_metric
-    if improved:
-        state.best_metric, state.best_step, state.evals_without_improvement = value, state.step, 0
-        save_model(ctx.model, ctx.tokenizer, ctx.run_dir)
-    else:
-        state.evals_without_improvement += 1
+    with ctx.ema.applied(ctx.model) if ctx.ema is not None else contextlib.nullcontext():
+        dev_loss, dev_metrics = ctx.score(ctx.dev_set)
+        _, gap_metrics = ctx.score(ctx.gap_set)
+        value = primary_metric(dev_metrics, tcfg.metric)
+        train_value = primary_metric(gap_metrics, tcfg.metric)
+        improved = value > state.best_metric
+        if improved:
+            state.best_metric, state.best_step, state.evals_without_improvement = value, state.step, 0
+            save_model(ctx.model, ctx.tokenizer, ctx.run_dir)
+        else:
+            state.evals_without_improvement += 1
     train_loss = state.train_loss_sum / max(1, state.train_loss_count)
     state.train_loss_sum, state.train_loss_count = 0.0, 0
     append_log(
@@ -262,6 +399,8 @@ def _evaluate_and_keep_best(ctx: EvalContext, state: TrainState, lr: float) -> b
             f"val_{tcfg.metric}": value,
             "train_val_gap": train_value - value,
             "best": improved,
+            "micro_batch": micro_batch_size(tcfg.batch_size, state.micro_splits),
+            "grad_accum": tcfg.grad_accum * state.micro_splits,
             "val": {k: dev_metrics[k] for k in ("macro_f1", "micro_f1", "weighted_f1", "accuracy")},
         },
     )
@@ -278,48 +417,9 @@ def _evaluate_and_keep_best(ctx: EvalContext, state: TrainState, lr: float) -> b
     return tcfg.patience is not None and state.evals_without_improvement >= tcfg.patience
 
 
-def _finish(
-    run_dir: Path, splits: Splits, config: RunConfig, amp_dtype: torch.dtype | None, state: TrainState
-) -> dict[str, Any]:
-    """Reload the best model, fit thresholds on dev, score dev and test, write metrics.json."""
-    model, tokenizer = load_model(run_dir)
-    device = _pick_device(config.train)[0]
-    model.to(device)
-    probs = {}
-    for split in (splits.dev, splits.test):
-        if split is not None:
-            encoded = _encode(tokenizer, split, model.spec.max_length)
-            logits = predict_logits(
-                model, encoded.ids, tokenizer.pad_token_id or 0, config.train.eval_batch_size, amp_dtype
-            )
-            write_predictions(run_dir, split.name, logits, split.labels)
-            probs[split.name] = (split, to_probs(logits, splits.multi_label))
-    n_labels = len(splits.label_names)
-    defaults = default_thresholds(n_labels, splits.multi_label)
-    dev_split, dev_probs = probs["dev"]
-    fitted = config.train.fit_thresholds
-    thresholds = fit_thresholds(dev_split.labels, dev_probs, splits.multi_label) if fitted else defaults
-    write_thresholds(run_dir, splits.label_names, thresholds, fitted)
-    metrics: dict[str, Any] = {
-        "primary_metric": config.train.metric,
-        "best_step": state.best_step,
-        "steps": state.step,
-    }
-    for name, (split, split_probs) in probs.items():
-        args = (split.labels, split_probs, splits.label_names, splits.multi_label)
-        metrics[name] = compute_metrics(*args, thresholds=thresholds)
-        metrics[f"{name}_default_thresholds"] = compute_metrics(*args, thresholds=defaults)
-    write_json(run_dir / METRICS_FILE, metrics)
-    return metrics
-
-
-def _encode(tokenizer: Any, split: Split, max_length: int) -> Encoded:
-    return Encoded(encode_texts(tokenizer, split.texts, max_length), split.labels)
-
-
-def _pick_device(tcfg: TrainConfig) -> tuple[torch.device, torch.dtype | None]:
+def _pick_device(tcfg: TrainConfig, world: World | None = None) -> tuple[torch.device, torch.dtype | None]:
     """The device, and the autocast dtype (None: full precision)."""
-    name = tcfg.device
+    name = local_device_name(world or World(), tcfg.device)
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
@@ -329,6 +429,13 @@ def _pick_device(tcfg: TrainConfig) -> tuple[torch.device, torch.dtype | None]:
             return device, None
         precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return device, {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def _compiled(model: Classifier) -> nn.Module:
+    """The model under torch.compile: same parameters, fused kernels once shapes are seen."""
+    compiled = torch.compile(model)
+    assert isinstance(compiled, nn.Module)
+    return compiled
 
 
 def _seed_everything(seed: int) -> None:
