@@ -39,11 +39,44 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", help="Also write the metrics as JSON here.")
 
     predict = sub.add_parser("predict", help="Label texts: one given inline, or a whole file.")
-    predict.add_argument("run", help="Run directory written by train.")
+    predict.add_argument("run", help="Run, ensemble or pipeline directory.")
     predict.add_argument("text", nargs="?", help="A text to classify (or use --input).")
     predict.add_argument("--input", help="CSV, TSV, JSONL or Parquet file of texts.")
     predict.add_argument("--output", help="Where to write the input plus labels and probabilities.")
     predict.add_argument("--text-column", help="Text column of --input (default: the run's).")
+
+    ensemble = sub.add_parser(
+        "ensemble", help="Combine runs (and a TF-IDF model) with weights fitted on dev."
+    )
+    ensemble.add_argument(
+        "-c", "--config", required=True, help="Ensemble spec (YAML); see docs/ensembles.md."
+    )
+    ensemble.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="e.g. combine.method=stacking members.0.name=mean"
+    )
+
+    pipeline = sub.add_parser("pipeline", help="Fit a multistage triage pipeline from a YAML spec.")
+    pipeline.add_argument("spec", help="Pipeline spec (see examples/pipeline.yaml).")
+    pipeline.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. recall_floor=0.9")
+    pipeline.add_argument("--overwrite", action="store_true", help="Replace an existing pipeline directory.")
+
+    serve = sub.add_parser("serve", help="Serve a pipeline, run, ensemble or ONNX export over HTTP.")
+    serve.add_argument("path", metavar="RUN_OR_PIPELINE", help="Pipeline, run, ensemble or export directory.")
+    serve.add_argument("--host", default="127.0.0.1", help="Interface to bind (default: this machine only).")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--api-key-env", metavar="NAME", help="Require the API key held in env variable NAME.")
+    serve.add_argument("--max-texts", type=int, default=64, help="Texts per request (more: 413).")
+    serve.add_argument("--max-chars", type=int, default=5000, help="Characters per text (more: 413).")
+    serve.add_argument("--timeout", type=float, default=10.0, help="Seconds per request (longer: 504).")
+    serve.add_argument("--max-concurrency", type=int, default=4, help="Requests at once (429 past it).")
+    serve.add_argument("--audit-log", metavar="FILE", help="Append hashed-id audit lines (JSONL) here.")
+    serve.add_argument("--audit-salt-env", metavar="NAME", help="Audit id HMAC key, from env NAME.")
+
+    export = sub.add_parser("export", help="Export a run to ONNX (fp32, optionally int8) and check it.")
+    export.add_argument("run", help="Run directory written by train.")
+    export.add_argument("--output", help="Export directory (default: <run>-onnx beside the run).")
+    export.add_argument("--int8", action="store_true", help="Also write a dynamically quantised int8 model.")
+    export.add_argument("--overwrite", action="store_true", help="Replace an existing export directory.")
     return parser
 
 
@@ -78,6 +111,8 @@ def _train(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     result = train(config, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+    if not result.metrics:  # a rank other than 0 under torchrun: rank 0 reports
+        return 0
     labels = result.metrics["dev"]["per_class"].keys()
     for split in ("dev", "test"):
         if split in result.metrics:
@@ -109,17 +144,28 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     if (args.text is None) == (args.input is None):
         raise ValueError("give either one text or --input FILE (with --output FILE)")
+    if args.input is not None and args.output is None:
+        raise ValueError("--input needs --output FILE (.csv, .tsv, .jsonl or .parquet)")
+    from mindscreen.pipeline import is_pipeline_dir
+
+    if is_pipeline_dir(args.run):
+        from mindscreen.pipeline import load_pipeline, predict_table
+
+        if args.input is None:
+            print(json.dumps(load_pipeline(args.run).classify([args.text])[0].to_dict(), indent=2))
+            return 0
+        rows = predict_table(args.run, args.input, args.output, args.text_column or "text")
+        print(f"wrote {rows} predictions to {args.output}")
+        return 0
     if args.input is not None:
-        if args.output is None:
-            raise ValueError("--input needs --output FILE (.csv, .tsv, .jsonl or .parquet)")
         from mindscreen.evaluation import predict_file
 
         rows = predict_file(args.run, args.input, args.output, args.text_column)
         print(f"wrote {rows} predictions to {args.output}")
         return 0
-    from mindscreen.predictor import Predictor
+    from mindscreen.predictor import load_predictor
 
-    predictor = Predictor.from_dir(args.run)
+    predictor = load_predictor(args.run)
     probs = predictor.predict_proba([args.text])
     labels = predictor.decide(probs)[0]
     print(
@@ -136,7 +182,126 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "config": _config, "evaluate": _evaluate, "predict": _predict}
+def _report(args: argparse.Namespace) -> int:
+    from mindscreen.report import build_report, load_criteria
+
+    criteria = load_criteria(
+        args.criteria,
+        split=args.split,
+        min_weighted_f1=args.min_weighted_f1,
+        min_class_f1=args.min_class_f1,
+        max_train_val_gap=args.max_train_val_gap,
+    )
+    checklist = build_report(args.run, args.output, criteria)
+    print(checklist.format())
+    print(f"report written to {args.output or Path(args.run) / 'report.html'}")
+    return 0 if checklist.passed else 1
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from mindscreen.tuning import tune
+
+    result = tune(
+        args.config,
+        args.space,
+        args.overrides,
+        storage=args.storage,
+        study_name=args.study,
+        n_trials=args.n_trials,
+        timeout=args.timeout,
+        pruner=args.pruner,
+        output_dir=args.output,
+        progress=not args.quiet,
+    )
+    print(result.summary())
+    return 0 if result.best_config is not None else 1
+
+
+def _ensemble(args: argparse.Namespace) -> int:
+    from mindscreen.ensemble import build_ensemble, format_summary
+
+    result = build_ensemble(args.config, args.overrides, progress=not args.quiet)
+    print(format_summary(result.metrics))
+    print(f"\nensemble saved to {result.output_dir}")
+    return 0
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from mindscreen.pipeline import fit_pipeline
+
+    folder = fit_pipeline(args.spec, args.overrides, overwrite=args.overwrite)
+    report = json.loads((folder / "report.json").read_text())
+    for split in ("dev", "test"):
+        for name, row in report.get(split, {}).items():
+            recalls = row["critical_recall"].items()
+            recall = ", ".join(f"{k} {'-' if v is None else f'{v:.3f}'}" for k, v in recalls)
+            print(
+                f"{split:4} {name:20} macro-F1 {row['macro_f1']:.3f}  critical recall: {recall or '-'}  "
+                f"stage-1 share {row['screen_share']:.2f}  review share {row['review_share']:.2f}"
+            )
+    print(f"\npipeline saved to {folder} (cutoff {report['cutoff']}, floor {report['recall_floor']})")
+    return 0
+
+
+def _secret(name: str | None) -> str | None:
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        raise ValueError(f"environment variable {name} is not set or empty; export it before serving")
+    return value
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mindscreen.serving import serve
+
+    serve(
+        args.path,
+        host=args.host,
+        port=args.port,
+        api_key=_secret(args.api_key_env),
+        max_texts=args.max_texts,
+        max_chars=args.max_chars,
+        timeout_s=args.timeout,
+        max_concurrency=args.max_concurrency,
+        audit_log=args.audit_log,
+        audit_salt=_secret(args.audit_salt_env),
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from mindscreen.export import export_run
+
+    folder, check = export_run(args.run, args.output, int8=args.int8, overwrite=args.overwrite)
+    print(f"exported to {folder}")
+    if check is None:
+        print("not checked: the run's data is not readable here; use mindscreen.export.check_export")
+        return 0
+    for variant in ("fp32", "int8"):
+        if variant in check:
+            row = check[variant]
+            verdict = "ok" if row["passed"] else "FAILED"
+            print(
+                f"{variant}: max |prob torch - prob onnx| {row['max_abs_diff']:.2e} "
+                f"(tolerance {row['tolerance']}) {verdict}; labels differ on "
+                f"{row['label_mismatch_share']:.1%} of {check['num_texts']} dev texts"
+            )
+    return 0 if check["passed"] else 1
+
+
+COMMANDS = {
+    "train": _train,
+    "config": _config,
+    "evaluate": _evaluate,
+    "predict": _predict,
+    "report": _report,
+    "tune": _tune,
+    "ensemble": _ensemble,
+    "pipeline": _pipeline,
+    "serve": _serve,
+    "export": _export,
+}
 
 if __name__ == "__main__":
     raise SystemExit(main())

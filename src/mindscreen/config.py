@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class ConfigError(ValueError):
@@ -100,7 +102,11 @@ class ModelConfig(StrictModel):
 
 
 class TrainConfig(StrictModel):
-    """The training loop."""
+    """The training loop, and the techniques for imbalanced data (docs/training-guide.md).
+
+    The defaults are the plain recipe: cross-entropy or BCE, no class weights, no sampling,
+    no layer-wise decay, no weight averaging, no calibration; thresholds fitted on dev.
+    """
 
     epochs: float = Field(3, gt=0, description="Passes over the training data.")
     batch_size: int = Field(32, gt=0, description="Micro-batch size (texts per forward pass).")
@@ -113,8 +119,78 @@ class TrainConfig(StrictModel):
         "auto", description="'auto': bf16 (or fp16) autocast on CUDA, fp32 on CPU."
     )
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
-    loss: Literal["auto", "cross_entropy", "bce"] = Field(
-        "auto", description="'auto': cross-entropy for multi-class, BCE for multi-label."
+    loss: Literal["auto", "cross_entropy", "bce", "focal", "asymmetric"] = Field(
+        "auto",
+        description="'auto': cross-entropy for multi-class, BCE for multi-label. 'focal': focal loss "
+        "(Lin et al. 2017), softmax or sigmoid by task. 'asymmetric': ASL for multi-label "
+        "(Ridnik et al. 2021).",
+    )
+    label_smoothing: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Target smoothing eps: y(1-eps)+eps/C for multi-class, y(1-eps)+eps/2 per label "
+        "for multi-label; applies to every loss.",
+    )
+    class_weights: Literal["none", "inverse", "effective"] = Field(
+        "none",
+        description="Loss weights from the training label counts: 'inverse' 1/n, 'effective' "
+        "(1-beta)/(1-beta^n) (Cui et al. 2019); scaled so a training example weighs 1 on average.",
+    )
+    class_weight_beta: float = Field(
+        0.999, gt=0, lt=1, description="beta of the 'effective' class weights; closer to 1 is stronger."
+    )
+    focal_gamma: float = Field(2.0, ge=0, description="Focal loss focusing gamma; 0 is CE/BCE.")
+    focal_alpha: float | list[float] | None = Field(
+        None,
+        description="Focal loss alpha: one weight per label (in label order), or for multi-label one "
+        "number a weighting positives (1-a the negatives); null: none.",
+    )
+    asl_gamma_pos: float = Field(0.0, ge=0, description="Asymmetric loss: focusing on positives.")
+    asl_gamma_neg: float = Field(4.0, ge=0, description="Asymmetric loss: focusing on negatives.")
+    asl_clip: float = Field(
+        0.05, ge=0, lt=1, description="Asymmetric loss: probability margin shifted off easy negatives."
+    )
+    sampling: Literal["none", "class_balanced"] = Field(
+        "none",
+        description="'class_balanced': draw each epoch's examples with replacement, weighted by "
+        "class frequency ** -sampling_power.",
+    )
+    sampling_power: float = Field(
+        1.0, ge=0, le=1, description="1: every class drawn equally often; 0.5: square-root balancing."
+    )
+    sampling_multi_label: Literal["rarest", "mean"] = Field(
+        "rarest",
+        description="Multi-label example weight: the weight of its rarest label, or the mean over "
+        "its labels.",
+    )
+    llrd: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Layer-wise lr decay: encoder layer l of L trains at lr * llrd^(L-l), "
+        "embeddings at lr * llrd^L; null: one lr for the encoder.",
+    )
+    head_lr: float | None = Field(
+        None, gt=0, description="Learning rate of the pooler and head; null: the same as lr."
+    )
+    ema_decay: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Exponential moving average of the weights, evaluated and saved instead of the "
+        "raw weights (e.g. 0.999); null: off.",
+    )
+    oom_recovery: bool = Field(
+        True,
+        description="On CUDA out-of-memory, halve the micro-batch and double grad_accum (same "
+        "effective batch) and redo the step.",
+    )
+    pad_to_multiple: int = Field(
+        1, ge=1, description="Round each batch's padded length up to a multiple of this (8 or 16 on GPU)."
+    )
+    compile: bool = Field(
+        False, description="torch.compile the model for training (pays on GPU with pad_to_multiple >= 16)."
     )
     eval_every: int | None = Field(
         None, gt=0, description="Evaluate every N optimizer steps; null: at each epoch's end."
@@ -128,7 +204,48 @@ class TrainConfig(StrictModel):
     seed: int = 42
     group_by_length: bool = Field(True, description="Batch texts of similar length together.")
     eval_batch_size: int = Field(128, gt=0)
+    calibration: Literal["none", "temperature", "per_class"] = Field(
+        "none",
+        description="Fit on dev logits after training: one temperature (Guo et al. 2017) or one per "
+        "class ('per_class'); predict_proba applies it and thresholds are fitted on the calibrated "
+        "probabilities. ECE before/after goes to metrics.json either way.",
+    )
     fit_thresholds: bool = Field(True, description="Fit per-class thresholds on dev for F1.")
+
+
+class AugmentConfig(StrictModel):
+    """Offline text augmentation of training texts (EDA, Wei & Zou 2019), redrawn every epoch.
+
+    Dev and test texts are never augmented. Augmented texts replace their originals for that
+    epoch only, so the number of steps is unchanged.
+    """
+
+    probability: float = Field(
+        0.0, ge=0, le=1, description="Share of (eligible) training texts augmented each epoch; 0: off."
+    )
+    synonym_replacement: float = Field(
+        0.1, ge=0, le=1, description="Share of words replaced by a synonym from the word list."
+    )
+    random_insertion: float = Field(
+        0.1, ge=0, le=1, description="Synonyms of words in the text inserted, as a share of words."
+    )
+    random_swap: float = Field(0.1, ge=0, le=1, description="Word pairs swapped, as a share of words.")
+    random_deletion: float = Field(0.1, ge=0, lt=1, description="Probability that each word is dropped.")
+    minority_only: bool = Field(
+        False, description="Augment only texts carrying a minority class (see minority_share)."
+    )
+    minority_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A class is a minority when its training count is below this share of the "
+        "largest class's count.",
+    )
+    synonyms: str | None = Field(
+        None,
+        description="Synonym list: TSV, one group of interchangeable words per line; null: the list "
+        "shipped with mindscreen (resources/synonyms.tsv).",
+    )
 
 
 class RunConfig(StrictModel):
@@ -139,6 +256,7 @@ class RunConfig(StrictModel):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 
 QUICKSTART = "quickstart.yaml"
@@ -162,61 +280,94 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
         ConfigError: unreadable file, bad override or invalid value, naming the dotted key.
     """
     path = Path(path) if path is not None else packaged_config()
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read config {path}: {err}") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config {path} must be a mapping of keys, found {type(raw).__name__}")
+    raw = read_yaml_mapping(path, "config")
     for item in overrides:
         apply_override(raw, item)
     return validate_config(raw, source=str(path))
 
 
+def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (a config or spec); errors name the file."""
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read {what} {path}: {err}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{what} {path} must be a mapping of keys, found {type(raw).__name__}")
+    return raw
+
+
 def validate_config(raw: Mapping[str, Any], source: str = "config") -> RunConfig:
     """Validate a plain dict as a RunConfig; errors name every offending dotted key."""
+    return validate_model(RunConfig, raw, source, "config")
+
+
+def validate_model(model: type[M], raw: Mapping[str, Any], source: str, what: str) -> M:
+    """Validate ``raw`` as ``model`` (a config or spec); errors name every offending dotted key."""
     try:
-        return RunConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as err:
-        lines = [f"{source}: invalid config"]
+        lines = [f"{source}: invalid {what}"]
         for problem in err.errors():
-            key = ".".join(str(part) for part in problem["loc"])
+            key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
             lines.append(f"  {key}: {problem['msg']}")
         raise ConfigError("\n".join(lines)) from None
 
 
-def apply_override(raw: dict[str, Any], item: str) -> None:
-    """Set one dotted ``key=value`` in a raw config dict, in place."""
+def apply_override(raw: dict[str, Any], item: str, root: type[BaseModel] | None = None) -> None:
+    """Set one dotted ``key=value`` in a raw config (or spec of model ``root``) dict, in place."""
     key, sep, text = item.partition("=")
     if not sep or not key:
         raise ConfigError(f"override {item!r} is not key=value, e.g. train.lr=3e-5")
-    set_dotted(raw, key.strip(), yaml.safe_load(text))
+    set_dotted(raw, key.strip(), yaml.safe_load(text), root)
 
 
-def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``raw[a][b][c] = value`` for key ``a.b.c``, checking each part against RunConfig."""
+def set_dotted(raw: dict[str, Any], key: str, value: Any, root: type[BaseModel] | None = None) -> None:
+    """Set ``raw[a][b][c] = value`` for key ``a.b.c``, checking each part against ``root``.
+
+    ``root`` defaults to RunConfig. A number addresses an item of a list (``members.2.name``).
+    """
     parts = key.split(".")
-    model: type[BaseModel] | None = RunConfig
-    node = raw
+    model: type[BaseModel] | None = root or RunConfig
+    node: Any = raw
     for depth, part in enumerate(parts):
-        fields = model.model_fields if model is not None else {}
-        if model is not None and part not in fields:
-            where = ".".join(parts[:depth]) or "the top level"
+        where = ".".join(parts[:depth]) or "the top level"
+        index: Any
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(
+                    f"cannot set {key!r}: {where} has {len(node)} items, indexed 0..{len(node) - 1}"
+                )
+            index, child_model = int(part), model
+        elif model is None:
+            raise ConfigError(f"unknown config key {key!r}: {where} has no sub-keys")
+        elif part not in model.model_fields:
             raise ConfigError(
                 f"unknown config key {key!r}: {part!r} is not a key of {where}; "
-                f"keys there are: {', '.join(fields)}"
+                f"keys there are: {', '.join(model.model_fields)}"
             )
+        else:
+            index, child_model = part, _model_of(model.model_fields[part].annotation)
         if depth == len(parts) - 1:
-            node[part] = value
+            node[index] = value
             return
-        annotation = fields[part].annotation if model is not None else None
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-        if model is None:
-            raise ConfigError(f"unknown config key {key!r}: {'.'.join(parts[: depth + 1])} has no sub-keys")
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
+        child = node[index] if isinstance(node, list) else node.get(part)
+        if child is None:
+            child = node[index] = {}
+        if not isinstance(child, dict | list):
             raise ConfigError(f"cannot set {key!r}: {'.'.join(parts[: depth + 1])} is not a mapping")
-        node = child
+        node, model = child, child_model
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation (``X``, ``X | None``, ``list[X]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def dump_config(config: RunConfig) -> str:
