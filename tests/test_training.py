@@ -11,7 +11,7 @@ from mindscreen.config import ModelConfig
 from mindscreen.data import resolve_data_dir
 from mindscreen.modeling import build_model
 from mindscreen.rundir import RUN_FILES, read_log
-from mindscreen.training import loop, train
+from mindscreen.training import step, train
 from mindscreen.training.batching import collate, encode_texts, train_batches
 from mindscreen.training.optim import build_optimizer, cosine_with_warmup
 
@@ -59,7 +59,7 @@ def test_resume_after_a_crash_ends_exactly_where_an_uninterrupted_run_does(
     sections = {"train": {"epochs": 2, "eval_every": 3, "batch_size": 64}}
     whole = train(tiny_config(tmp_path / "whole", tiny_bert_dir, **sections), progress=False)
 
-    real_step = loop._forward_backward
+    real_step = step.forward_backward
     calls = {"n": 0}
 
     def crash_on_eighth_batch(*args, **kwargs):
@@ -69,11 +69,11 @@ def test_resume_after_a_crash_ends_exactly_where_an_uninterrupted_run_does(
         return real_step(*args, **kwargs)
 
     config = tiny_config(tmp_path / "resumed", tiny_bert_dir, **sections)
-    monkeypatch.setattr(loop, "_forward_backward", crash_on_eighth_batch)
+    monkeypatch.setattr(step, "forward_backward", crash_on_eighth_batch)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(config, progress=False)
     assert (tmp_path / "resumed" / "checkpoints" / "last").is_dir()
-    monkeypatch.setattr(loop, "_forward_backward", real_step)
+    monkeypatch.setattr(step, "forward_backward", real_step)
     resumed = train(config, resume=True, progress=False)
 
     assert [r["step"] for r in read_log(resumed.run_dir)] == [r["step"] for r in read_log(whole.run_dir)]
@@ -147,7 +147,7 @@ def test_resume_with_ema_ends_exactly_where_an_uninterrupted_ema_run_does(
 ) -> None:
     sections = {"train": {"epochs": 1, "eval_every": 2, "batch_size": 64, "ema_decay": 0.9}}
     whole = train(tiny_config(tmp_path / "whole", tiny_bert_dir, **sections), progress=False)
-    real_step = loop._forward_backward
+    real_step = step.forward_backward
     calls = {"n": 0}
 
     def crash_on_fifth_batch(*args, **kwargs):
@@ -157,11 +157,11 @@ def test_resume_with_ema_ends_exactly_where_an_uninterrupted_ema_run_does(
         return real_step(*args, **kwargs)
 
     config = tiny_config(tmp_path / "resumed", tiny_bert_dir, **sections)
-    monkeypatch.setattr(loop, "_forward_backward", crash_on_fifth_batch)
+    monkeypatch.setattr(step, "forward_backward", crash_on_fifth_batch)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(config, progress=False)
     assert (tmp_path / "resumed" / "checkpoints" / "last" / "ema.safetensors").is_file()
-    monkeypatch.setattr(loop, "_forward_backward", real_step)
+    monkeypatch.setattr(step, "forward_backward", real_step)
     resumed = train(config, resume=True, progress=False)
     expected = load_file(str(whole.run_dir / "head.safetensors"))
     got = load_file(str(resumed.run_dir / "head.safetensors"))
@@ -174,7 +174,7 @@ def test_cuda_out_of_memory_halves_the_micro_batch_doubles_accumulation_and_trai
 ) -> None:
     """A real CUDA out-of-memory cannot happen on the CPU-only CI machine, so the forward pass is made
     to raise torch.OutOfMemoryError once, exactly what PyTorch raises when CUDA allocation fails."""
-    real_step = loop._forward_backward
+    real_step = step.forward_backward
     calls = {"n": 0}
 
     def out_of_memory_once(*args, **kwargs):
@@ -183,7 +183,7 @@ def test_cuda_out_of_memory_halves_the_micro_batch_doubles_accumulation_and_trai
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "_forward_backward", out_of_memory_once)
+    monkeypatch.setattr(step, "forward_backward", out_of_memory_once)
     config = tiny_config(tmp_path / "oom", tiny_bert_dir, train={"epochs": 1, "batch_size": 64})
     with caplog.at_level(logging.WARNING, logger="mindscreen.training.loop"):
         result = train(config, progress=False)
