@@ -117,6 +117,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=12, help="Trials per search (pruned and unpruned).")
     parser.add_argument("--epochs", type=float, default=3)
     parser.add_argument("--train-subsample", type=int, default=2000, help="Training rows the searches use.")
+    parser.add_argument(
+        "--final-subsample",
+        type=int,
+        help="Training rows of the two final runs (default: all; reduced CPU runs).",
+    )
     parser.add_argument("--eval-every", type=int, help="Steps between evaluations; default: twice an epoch.")
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--smoke", action="store_true", help="Tiny everything: checks the wiring in seconds.")
@@ -141,7 +146,8 @@ def main() -> None:
         full = {
             name: sample_file(data_dir / f"{name}.jsonl", eval_rows, 1, Path(tmp)) for name in ("dev", "test")
         }
-        full["train"] = sample_file(data_dir / "train.jsonl", eval_rows, 1, Path(tmp))
+        final_rows = eval_rows or args.final_subsample
+        full["train"] = sample_file(data_dir / "train.jsonl", final_rows, 1, Path(tmp))
         (Path(tmp) / "search").mkdir()
         searched = {
             **full,
@@ -162,6 +168,7 @@ def main() -> None:
         "trials": args.trials,
         "epochs": args.epochs,
         "train_subsample": args.train_subsample,
+        "final_subsample": args.final_subsample,
         "searches": {
             pruner: {
                 "seconds": r.seconds,
