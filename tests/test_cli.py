@@ -86,3 +86,21 @@ def test_evaluate_on_a_folder_that_is_not_a_run_is_explained(
 ) -> None:
     assert main(["evaluate", str(tmp_path), "--data", "x.csv"]) == 2
     assert "not a mindscreen run directory" in capsys.readouterr().err
+
+
+def test_every_subcommand_has_a_handler_and_every_handler_a_subcommand() -> None:
+    from mindscreen.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    assert set(subparsers.choices) == set(COMMANDS)
+
+
+def test_report_writes_html_and_prints_the_checklist(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "report.html"
+    code = main(["-q", "report", str(trained_run), "--output", str(page), "--min-weighted-f1", "0"])
+    assert code in (0, 1)  # 1: a criterion failed, which a tiny model may well do
+    assert page.read_text().startswith("<!DOCTYPE html>") or "<html" in page.read_text()
+    assert "report written to" in capsys.readouterr().out

@@ -55,6 +55,31 @@ def build_parser() -> argparse.ArgumentParser:
         "overrides", nargs="*", metavar="key=value", help="e.g. combine.method=stacking members.0.name=mean"
     )
 
+    report = sub.add_parser("report", help="Write a run's HTML report and check it against success criteria.")
+    report.add_argument("run", help="Run directory written by train.")
+    report.add_argument("--output", help="HTML file to write (default: RUN/report.html).")
+    report.add_argument("--criteria", help="YAML file of criteria (keys of mindscreen.report.Criteria).")
+    report.add_argument("--split", choices=["test", "dev"], help="Split whose F1 is checked (default: test).")
+    report.add_argument("--min-weighted-f1", type=float, help="Weighted F1 must exceed this (default 0.85).")
+    report.add_argument("--min-class-f1", type=float, help="Every class F1 must exceed this (default 0.70).")
+    report.add_argument(
+        "--max-train-val-gap", type=float, help="Train-val gap must be below this (default 0.05)."
+    )
+
+    tune = sub.add_parser("tune", help="Search hyperparameters with Optuna; write best.yaml and trials.csv.")
+    _config_args(tune)
+    tune.add_argument("--space", required=True, help="Search-space YAML keyed by dotted config paths.")
+    tune.add_argument(
+        "--storage",
+        help="Default in memory; study.db or study.log to resume on this machine; "
+        "postgresql+psycopg://user@host/db to share one study between machines.",
+    )
+    tune.add_argument("--study", help="Study name to create or join (default: the config's name).")
+    tune.add_argument("--n-trials", type=int, help="Trials in the whole study (overrides the space file).")
+    tune.add_argument("--timeout", type=float, help="Seconds this process keeps starting trials.")
+    tune.add_argument("--pruner", choices=["median", "hyperband", "none"], help="Overrides the space file.")
+    tune.add_argument("--output", help="Study folder (default: <output_dir>-tune).")
+
     pipeline = sub.add_parser("pipeline", help="Fit a multistage triage pipeline from a YAML spec.")
     pipeline.add_argument("spec", help="Pipeline spec (see examples/pipeline.yaml).")
     pipeline.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. recall_floor=0.9")
