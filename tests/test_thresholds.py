@@ -156,3 +156,11 @@ def test_fit_accepts_a_custom_grid() -> None:
 def test_mismatched_shapes_are_rejected_with_both_shapes() -> None:
     with pytest.raises(ValueError, match=r"\(3, 2\).*\(3, 3\)"):
         fit_thresholds(np.zeros((3, 2)), np.zeros((3, 3)), multi_label=True)
+
+
+def test_decide_labels_names_the_labels_over_their_thresholds() -> None:
+    from mindscreen.thresholds import decide_labels
+
+    probs = np.array([[0.9, 0.2, 0.6], [0.1, 0.1, 0.1]])
+    labels = decide_labels(probs, np.array([0.5, 0.5, 0.7]), ["a", "b", "c"], multi_label=True)
+    assert labels == [["a"], []]

@@ -33,7 +33,7 @@ from sklearn.preprocessing import normalize
 
 from mindscreen.data import Splits
 from mindscreen.rundir import THRESHOLDS_FILE, read_json, read_thresholds, write_json, write_thresholds
-from mindscreen.thresholds import apply_thresholds, default_thresholds
+from mindscreen.thresholds import decide_labels, default_thresholds
 from mindscreen.thresholds import fit_thresholds as fit_dev_thresholds
 
 LINEAR_FILE = "linear.json"
@@ -264,8 +264,7 @@ class LinearPredictor:
 
     def decide(self, probs: np.ndarray) -> list[list[str]]:
         """Labels per text from probabilities, using the per-class thresholds."""
-        chosen = apply_thresholds(probs, self.thresholds, self.multi_label)  # (N, C)
-        return [[self.labels[c] for c in np.flatnonzero(row)] for row in chosen]
+        return decide_labels(probs, self.thresholds, self.labels, self.multi_label)
 
     def predict(self, texts: list[str]) -> list[list[str]]:
         """Labels per text (a multi-label text may get none)."""

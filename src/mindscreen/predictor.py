@@ -15,7 +15,7 @@ from mindscreen.calibration import apply_temperature
 from mindscreen.inference import predict_logits, to_probs
 from mindscreen.modeling import Classifier, load_model
 from mindscreen.rundir import read_calibration, read_thresholds, require_run_dir
-from mindscreen.thresholds import apply_thresholds
+from mindscreen.thresholds import decide_labels
 from mindscreen.training.batching import encode_texts
 
 
@@ -69,8 +69,7 @@ class Predictor:
 
     def decide(self, probs: np.ndarray) -> list[list[str]]:
         """Labels per text from probabilities, using the run's per-class thresholds."""
-        chosen = apply_thresholds(probs, self.thresholds, self.multi_label)  # (N, C)
-        return [[self.labels[c] for c in np.flatnonzero(row)] for row in chosen]
+        return decide_labels(probs, self.thresholds, self.labels, self.multi_label)
 
     def predict(self, texts: list[str]) -> list[list[str]]:
         """Labels per text (a multi-label text may get none)."""

@@ -189,3 +189,11 @@ def _as_thresholds(thresholds: np.ndarray, num_classes: int, multi_label: bool) 
     if not multi_label and np.any(array <= 0):
         raise ValueError(f"multi-class thresholds are scales and must be > 0, got {array.tolist()}")
     return array
+
+
+def decide_labels(
+    probs: np.ndarray, thresholds: np.ndarray, labels: list[str], multi_label: bool
+) -> list[list[str]]:
+    """Label names per text from probabilities ``(N, C)``: what every predictor's ``decide`` returns."""
+    chosen = apply_thresholds(probs, thresholds, multi_label)  # (N, C)
+    return [[labels[c] for c in np.flatnonzero(row)] for row in chosen]

@@ -29,7 +29,7 @@ from mindscreen.ensemble.members import Member
 from mindscreen.ensemble.stacking import STACKING_FILE, Stacker
 from mindscreen.linear import LinearPredictor
 from mindscreen.rundir import read_json, read_thresholds, write_json, write_thresholds
-from mindscreen.thresholds import apply_thresholds
+from mindscreen.thresholds import decide_labels
 
 ENSEMBLE_FILE = "ensemble.json"
 MEMBERS_DIR = "members"
@@ -100,8 +100,7 @@ class Ensemble:
 
     def decide(self, probs: np.ndarray) -> list[list[str]]:
         """Labels per text from probabilities, using the ensemble's per-class thresholds."""
-        chosen = apply_thresholds(probs, self.thresholds, self.multi_label)  # (N, C)
-        return [[self.labels[c] for c in np.flatnonzero(row)] for row in chosen]
+        return decide_labels(probs, self.thresholds, self.labels, self.multi_label)
 
     def predict(self, texts: list[str]) -> list[list[str]]:
         """Labels per text (a multi-label text may get none)."""

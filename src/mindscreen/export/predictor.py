@@ -18,7 +18,7 @@ from scipy.special import expit, softmax
 
 from mindscreen.export.onnx import TOKENIZER_DIR, read_export
 from mindscreen.rundir import read_calibration, read_json, read_thresholds
-from mindscreen.thresholds import apply_thresholds
+from mindscreen.thresholds import decide_labels
 
 
 class OnnxPredictor:
@@ -116,8 +116,7 @@ class OnnxPredictor:
 
     def decide(self, probs: np.ndarray) -> list[list[str]]:
         """Labels per text, using the run's thresholds."""
-        chosen = apply_thresholds(probs, self.thresholds, self.multi_label)  # (N, C)
-        return [[self.labels[c] for c in np.flatnonzero(row)] for row in chosen]
+        return decide_labels(probs, self.thresholds, self.labels, self.multi_label)
 
 
 class TextEncoder:
