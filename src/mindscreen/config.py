@@ -260,7 +260,6 @@ class RunConfig(StrictModel):
 
 
 QUICKSTART = "quickstart.yaml"
-CONFIG_FILE_NAME = "config.yaml"  # the resolved config inside a run directory
 
 
 def packaged_config(name: str = QUICKSTART) -> Path:
@@ -280,10 +279,19 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
         ConfigError: unreadable file, bad override or invalid value, naming the dotted key.
     """
     path = Path(path) if path is not None else packaged_config()
-    raw = read_yaml_mapping(path, "config")
+    return load_model_file(RunConfig, path, overrides, "config")
+
+
+def load_model_file(model: type[M], path: str | Path, overrides: Iterable[str], what: str) -> M:
+    """Read YAML ``path``, apply dotted ``key=value`` overrides and validate it as ``model``.
+
+    The one loader behind the run config and the ensemble and pipeline specs.
+    """
+    path = Path(path)
+    raw = read_yaml_mapping(path, what)
     for item in overrides:
-        apply_override(raw, item)
-    return validate_config(raw, source=str(path))
+        apply_override(raw, item, model)
+    return validate_model(model, raw, str(path), what)
 
 
 def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
@@ -370,6 +378,6 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def dump_config(config: RunConfig) -> str:
-    """The resolved config as YAML, every default spelled out."""
+def dump_config(config: BaseModel) -> str:
+    """A resolved config (or spec) as YAML, every default spelled out."""
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -28,9 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from mindscreen.config import CONFIG_FILE_NAME
-
-CONFIG_FILE = CONFIG_FILE_NAME
+CONFIG_FILE = "config.yaml"
 THRESHOLDS_FILE = "thresholds.json"
 CALIBRATION_FILE = "calibration.json"
 METRICS_FILE = "metrics.json"

@@ -23,14 +23,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, model_validator
 
 from mindscreen.config import (
     DataConfig,
     StrictModel,
-    apply_override,
-    read_yaml_mapping,
+    dump_config,
+    load_model_file,
     validate_model,
 )
 
@@ -160,11 +159,7 @@ def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> EnsembleSpec:
     Raises:
         ConfigError: unreadable file, bad override or invalid value, naming the dotted key.
     """
-    path = Path(path)
-    raw = read_yaml_mapping(path, "ensemble spec")
-    for item in overrides:
-        apply_override(raw, item, EnsembleSpec)
-    return validate_spec(raw, source=str(path))
+    return load_model_file(EnsembleSpec, path, overrides, "ensemble spec")
 
 
 def validate_spec(raw: Mapping[str, Any], source: str = "ensemble spec") -> EnsembleSpec:
@@ -174,4 +169,4 @@ def validate_spec(raw: Mapping[str, Any], source: str = "ensemble spec") -> Ense
 
 def dump_spec(spec: EnsembleSpec) -> str:
     """The resolved spec as YAML, every default spelled out."""
-    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+    return dump_config(spec)

@@ -11,14 +11,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, model_validator
 
 from mindscreen.config import (
     DataConfig,
     StrictModel,
-    apply_override,
-    read_yaml_mapping,
+    dump_config,
+    load_model_file,
     validate_model,
 )
 
@@ -138,11 +137,7 @@ def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> PipelineSpec:
     Raises:
         ConfigError: unreadable file, bad override or invalid value, naming the dotted key.
     """
-    path = Path(path)
-    raw = read_yaml_mapping(path, "pipeline spec")
-    for item in overrides:
-        apply_override(raw, item, PipelineSpec)
-    return validate_spec(raw, source=str(path))
+    return load_model_file(PipelineSpec, path, overrides, "pipeline spec")
 
 
 def validate_spec(raw: Mapping[str, Any], source: str = "pipeline spec") -> PipelineSpec:
@@ -152,4 +147,4 @@ def validate_spec(raw: Mapping[str, Any], source: str = "pipeline spec") -> Pipe
 
 def dump_spec(spec: PipelineSpec) -> str:
     """The resolved spec as YAML, every default spelled out."""
-    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+    return dump_config(spec)

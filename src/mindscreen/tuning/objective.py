@@ -22,15 +22,15 @@ from typing import Any
 
 import optuna
 
-from mindscreen.config import CONFIG_FILE_NAME, RunConfig
+from mindscreen.config import RunConfig
 from mindscreen.metrics import primary_metric
-from mindscreen.rundir import LOG_FILE, read_log
+from mindscreen.rundir import CONFIG_FILE, LOG_FILE, read_log
 from mindscreen.tuning.space import SearchSpace, apply_params, suggest_params
 from mindscreen.tuning.study import WORKER, counts_toward_budget
 
 logger = logging.getLogger(__name__)
 
-KEPT_FILES = (CONFIG_FILE_NAME, LOG_FILE)
+KEPT_FILES = (CONFIG_FILE, LOG_FILE)
 TRIALS_DIR = "trials"
 
 
