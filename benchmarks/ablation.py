@@ -46,7 +46,7 @@ TECHNIQUES: dict[str, list[str]] = {
     "label_smoothing": ["train.label_smoothing=0.1"],
     "asymmetric": ["train.loss=asymmetric"],  # multi-label only
     "sampling": ["train.sampling=class_balanced", "train.sampling_power=0.5"],
-    "augmentation": ["augment.probability=0.5", "augment.minority_only=true"],
+    "augmentation": ["augment.probability=0.5", "augment.minority_only=false"],
     "llrd_head_lr": ["train.llrd=0.8", "train.head_lr=5e-4"],
     "ema": ["train.ema_decay=0.998"],
     "thresholds": ["train.fit_thresholds=true"],

@@ -9,6 +9,13 @@ Trainer recipe in ../shared/data/DATASETS.md; mindscreen also with its dev-fitte
 
     python benchmarks/train_speed.py --dataset goemotions            # GPU: the full comparison
     python benchmarks/train_speed.py --smoke                         # CPU: seconds, a smoke test
+    python benchmarks/train_speed.py --overhead                      # CPU: per-step host overhead
+
+``--overhead`` swaps the encoder for a randomly initialised copy of its architecture with every
+layer kept but the width cut to 64: the same operators run per step, so the same number of
+kernels would be launched on a GPU, while the arithmetic almost vanishes. What remains on a CPU
+is each loop's per-step host cost (Python, dispatch, collation, optimizer), the cost that bounds
+small-encoder training on a GPU. Its F1 means nothing and is not printed.
 
 Needs the `bench` extra (accelerate, for the Trainer).
 """
@@ -75,6 +82,42 @@ def mfu(tokens_per_s: float, config, seq_len: float) -> float | None:
     return None if peak is None else tokens_per_s * flops_per_token(config, seq_len) / (peak * 1e12)
 
 
+def narrow_encoder(encoder: str, out: Path, width: int = 64) -> str:
+    """A random encoder with ``encoder``'s layers, vocabulary and tokenizer but ``width`` hidden units."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    path = resolve_encoder(encoder)
+    config = AutoConfig.from_pretrained(path)
+    config.hidden_size, config.intermediate_size, config.num_attention_heads = width, 4 * width, 4
+    torch.manual_seed(0)
+    AutoModel.from_config(config).save_pretrained(out)
+    AutoTokenizer.from_pretrained(path).save_pretrained(out)
+    return str(out)
+
+
+class StepClock:
+    """Trainer callback timing the training loop alone, as mindscreen's clock does (setup excluded)."""
+
+    def __init__(self) -> None:
+        self.started = self.seconds = 0.0
+
+    def _now(self) -> float:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def on_train_begin(self, args, state, control, **kwargs) -> None:
+        self.started = self._now()
+
+    def on_train_end(self, args, state, control, **kwargs) -> None:
+        self.seconds = self._now() - self.started
+
+    def __getattr__(self, name: str):  # every other TrainerCallback event: nothing to do
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
 def run_trainer(splits: Splits, encoder: str, args: argparse.Namespace) -> dict:
     """The plain Trainer recipe: AutoModelForSequenceClassification, dynamic padding, bf16 on GPU."""
     from transformers import (
@@ -124,11 +167,12 @@ def run_trainer(splits: Splits, encoder: str, args: argparse.Namespace) -> dict:
             train_dataset=train_rows,
             data_collator=DataCollatorWithPadding(tokenizer),
         )
+        clock = StepClock()
+        trainer.add_callback(clock)
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        started = time.perf_counter()
         trainer.train()
-        seconds = time.perf_counter() - started
+        seconds = clock.seconds
         logits = trainer.predict(rows(splits.test.texts, splits.test.labels)).predictions
     tokens = sum(len(r["input_ids"]) for r in train_rows) * args.epochs
     samples = len(train_rows) * args.epochs
@@ -140,6 +184,7 @@ def run_trainer(splits: Splits, encoder: str, args: argparse.Namespace) -> dict:
         "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
         "test_macro_f1": macro_f1(splits.test.labels, probs, splits.multi_label),
         "train_seconds": seconds,
+        "steps": int(trainer.state.global_step),
     }
 
 
@@ -173,6 +218,7 @@ def run_mindscreen(splits: Splits, encoder: str, args: argparse.Namespace, out: 
         "test_macro_f1": result.metrics["test_default_thresholds"]["macro_f1"],
         "test_macro_f1_fitted": result.metrics["test"]["macro_f1"],
         "train_seconds": timing["train_seconds"],
+        "steps": int(result.metrics["steps"]),
     }
 
 
@@ -190,12 +236,21 @@ def main() -> None:
     parser.add_argument("--train-subsample", type=int)
     parser.add_argument("--test-subsample", type=int)
     parser.add_argument("--smoke", action="store_true", help="CPU smoke test: 256 texts, 1 epoch, length 64")
+    parser.add_argument(
+        "--overhead",
+        action="store_true",
+        help="CPU: per-step host overhead with a width-64 copy of the encoder (goemotions, 4,000 texts)",
+    )
     parser.add_argument("--out", type=Path, default=Path(".bench/train_speed"))
     parser.add_argument("overrides", nargs="*", help="extra key=value overrides for mindscreen's loop")
     args = parser.parse_args()
     if args.smoke:
         args.dataset, args.train_subsample, args.test_subsample = "dreaddit", 256, 128
         args.epochs, args.max_length = 1, 64
+    if args.overhead:
+        args.train_subsample = args.train_subsample or 4000
+        args.test_subsample, args.epochs = args.test_subsample or 256, 1
+        args.encoder = narrow_encoder(args.encoder, args.out / "narrow-encoder")
     splits = load_splits(load_config(None, [f"data.dir={args.data_root / args.dataset}"]).data)
     splits = subsample(splits, args.train_subsample, args.test_subsample)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
@@ -203,6 +258,8 @@ def main() -> None:
         "trainer": run_trainer(splits, args.encoder, args),
         "mindscreen": run_mindscreen(splits, args.encoder, args, args.out / "run"),
     }
+    for row in results.values():
+        row["ms_per_step"] = 1000 * row["train_seconds"] / max(1, row["steps"])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(
         json.dumps(
@@ -218,14 +275,15 @@ def main() -> None:
         f"\ndevice: {device}; dataset {args.dataset}, {len(splits.train.texts)} train texts, "
         f"max length {args.max_length}, batch {args.batch_size}, {args.epochs} epochs\n"
     )
-    print("| loop | samples/s | tokens/s | MFU | peak GPU GiB | test macro-F1 |")
-    print("|---|---|---|---|---|---|")
+    print("| loop | samples/s | tokens/s | ms/step | MFU | peak GPU GiB | test macro-F1 |")
+    print("|---|---|---|---|---|---|---|")
     for name, row in results.items():
         mfu_text = "n/a" if row["mfu"] is None else f"{row['mfu']:.1%}"
         mem = "n/a" if row["peak_gpu_gib"] is None else f"{row['peak_gpu_gib']:.1f}"
+        f1 = "n/a" if args.overhead else f"{row['test_macro_f1']:.3f}"
         print(
-            f"| {name} | {row['samples_per_s']:.0f} | {row['tokens_per_s']:.0f} | {mfu_text} | {mem} "
-            f"| {row['test_macro_f1']:.3f} |"
+            f"| {name} | {row['samples_per_s']:.0f} | {row['tokens_per_s']:.0f} "
+            f"| {row['ms_per_step']:.1f} | {mfu_text} | {mem} | {f1} |"
         )
     ratio = results["mindscreen"]["samples_per_s"] / results["trainer"]["samples_per_s"]
     print(f"\nspeed-up (samples/s): {ratio:.2f}x")

@@ -107,3 +107,94 @@ def test_the_onnx_path_imports_neither_torch_nor_transformers(exported: Path) ->
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_load_predictor_returns_the_onnx_predictor_for_an_export_directory(exported: Path) -> None:
+    from mindscreen.predictor import load_predictor
+
+    predictor = load_predictor(exported)
+    texts = dev_texts()[:5]
+
+    assert isinstance(predictor, OnnxPredictor) and predictor.variant == "int8"  # its default variant
+    np.testing.assert_array_equal(
+        predictor.predict_proba(texts), OnnxPredictor.from_dir(exported).predict_proba(texts)
+    )
+
+
+def test_a_missing_onnxruntime_names_the_extra_to_install(
+    exported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mindscreen.predictor import load_predictor
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what an environment without it imports
+
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'mindscreen\[serve\]'"):
+        load_predictor(exported)
+
+
+def test_an_export_carries_the_run_config_so_evaluate_reads_its_data_columns(
+    trained_run: Path, exported: Path
+) -> None:
+    from mindscreen.evaluation import run_data_config
+
+    assert (exported / "config.yaml").read_text() == (trained_run / "config.yaml").read_text()
+    assert run_data_config(exported) == run_data_config(trained_run)
+
+
+def test_cli_evaluate_scores_an_export_with_its_own_probabilities_and_thresholds(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mindscreen.cli import main
+    from mindscreen.metrics import compute_metrics
+
+    test_file = resolve_data_dir("demo") / "test.jsonl"
+    rows = [json.loads(line) for line in test_file.read_text().splitlines() if line.strip()]
+    out_file = tmp_path / "metrics.json"
+
+    code = main(["-q", "evaluate", str(exported), "--data", str(test_file), "--output", str(out_file)])
+
+    assert code == 0 and "macro" in capsys.readouterr().out
+    onnx = OnnxPredictor.from_dir(exported)
+    truth = np.array([[label in row["labels"] for label in onnx.labels] for row in rows], dtype=np.float32)
+    probs = onnx.predict_proba([row["text"] for row in rows])
+    expected = compute_metrics(truth, probs, onnx.labels, onnx.multi_label, onnx.thresholds)
+    metrics = json.loads(out_file.read_text())
+    assert metrics["num_examples"] == len(rows)
+    assert metrics["macro_f1"] == pytest.approx(expected["macro_f1"])
+
+
+def test_cli_predict_runs_an_export_on_one_text_and_on_a_file(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    from mindscreen.cli import main
+
+    texts = ["exams next week and i cannot sleep", "a calm day"]
+    onnx = OnnxPredictor.from_dir(exported)
+    labels = onnx.labels
+    # int8 quantises activations per batch, so one text alone is compared with one text alone.
+    alone, probs = onnx.predict_proba(texts[:1]), onnx.predict_proba(texts)
+
+    assert main(["-q", "predict", str(exported), texts[0]]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert list(one["probabilities"]) == labels
+    np.testing.assert_allclose(list(one["probabilities"].values()), alone[0], atol=1e-4)
+
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame({"id": [1, 2], "text": texts}).to_csv(source, index=False)
+    assert main(["-q", "predict", str(exported), "--input", str(source), "--output", str(target)]) == 0
+    table = pd.read_csv(target)
+    assert list(table["id"]) == [1, 2]
+    np.testing.assert_allclose(table[[f"prob_{label}" for label in labels]].to_numpy(), probs, atol=1e-5)
+
+
+def test_serving_an_export_as_a_pipeline_imports_neither_torch_nor_transformers(exported: Path) -> None:
+    """Why the pipeline store checks for an export itself instead of calling load_predictor."""
+    code = (
+        "import sys; from mindscreen.pipeline import load_pipeline;"
+        f"load_pipeline({str(exported)!r}).classify(['hello']);"
+        "print(','.join(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

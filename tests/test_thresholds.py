@@ -1,8 +1,10 @@
+import json
+
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from mindscreen.thresholds import apply_thresholds, default_thresholds, fit_thresholds
+from mindscreen.thresholds import apply_thresholds, default_thresholds, fit_thresholds, fit_thresholds_checked
 
 
 def _softmax_probs(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
@@ -164,3 +166,120 @@ def test_decide_labels_names_the_labels_over_their_thresholds() -> None:
     probs = np.array([[0.9, 0.2, 0.6], [0.1, 0.1, 0.1]])
     labels = decide_labels(probs, np.array([0.5, 0.5, 0.7]), ["a", "b", "c"], multi_label=True)
     assert labels == [["a"], []]
+
+
+# Out-of-fold check (fit_thresholds_checked)
+
+
+def _calibrated_multi_class(rng: np.random.Generator, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels drawn from the probabilities themselves, classes symmetric: argmax is already optimal."""
+    probs = _softmax_probs(rng, n, c) ** 2
+    probs /= probs.sum(axis=1, keepdims=True)
+    labels = (rng.uniform(size=(n, 1)) > probs.cumsum(axis=1)).sum(axis=1)
+    return _one_hot(np.minimum(labels, c - 1), c), probs
+
+
+def _under_predicted_class_one(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Informative 4-class probabilities with class 1 scaled down so far that argmax never picks it."""
+    y_true = _one_hot(rng.integers(0, 4, size=n), 4)
+    probs = np.exp(rng.normal(size=(n, 4)) + 2.0 * y_true)
+    others = np.delete(probs, 1, axis=1).max(axis=1)
+    probs[:, 1] = np.minimum(0.2 * probs[:, 1], 0.99 * others)
+    return y_true, probs / probs.sum(axis=1, keepdims=True)
+
+
+def test_checked_fit_mostly_keeps_argmax_where_fitted_scales_only_chase_noise() -> None:
+    fresh_y, fresh_probs = _calibrated_multi_class(np.random.default_rng(99), 20000, 9)
+    argmax = default_thresholds(9, multi_label=False)
+    kept, checked_f1, plain_f1 = 0, [], []
+    for seed in range(20):
+        y_true, probs = _calibrated_multi_class(np.random.default_rng(seed), 600, 9)
+        plain = fit_thresholds(y_true, probs, multi_label=False)
+        assert not np.allclose(plain, argmax)  # in sample, fitting always finds something
+        thresholds, check = fit_thresholds_checked(y_true, probs, multi_label=False)
+        if any(check.kept):
+            kept += 1
+        else:
+            np.testing.assert_array_equal(thresholds, argmax)
+            assert np.mean(check.oof_f1_fitted) <= np.mean(check.oof_f1_default)
+        checked_f1.append(_macro_f1(fresh_y, apply_thresholds(fresh_probs, thresholds, False), False))
+        plain_f1.append(_macro_f1(fresh_y, apply_thresholds(fresh_probs, plain, False), False))
+    assert kept < 10  # out-of-fold noise lets some dev sets through (10-25% in simulation), not most
+    assert np.mean(checked_f1) > np.mean(plain_f1)  # and on fresh rows the check loses less
+
+
+def test_checked_fit_keeps_thresholds_that_fix_a_systematic_bias() -> None:
+    y_true, probs = _under_predicted_class_one(np.random.default_rng(20), 500)
+    assert not np.any(probs.argmax(axis=1) == 1)
+    thresholds, check = fit_thresholds_checked(y_true, probs, multi_label=False)
+    assert all(check.kept) and check.folds_used == [5] * 4
+    np.testing.assert_array_equal(thresholds, fit_thresholds(y_true, probs, multi_label=False))
+    assert np.mean(check.oof_f1_fitted) > np.mean(check.oof_f1_default)
+    fresh_y, fresh_probs = _under_predicted_class_one(np.random.default_rng(21), 2000)
+    argmax = default_thresholds(4, multi_label=False)
+    fresh_default = _macro_f1(fresh_y, apply_thresholds(fresh_probs, argmax, False), False)
+    assert _macro_f1(fresh_y, apply_thresholds(fresh_probs, thresholds, False), False) > fresh_default
+
+
+def test_checked_multi_label_keeps_a_real_threshold_and_half_for_noise_classes() -> None:
+    rng = np.random.default_rng(30)
+    n = 600
+    real = rng.uniform(size=n) < 0.2  # positives over 0.15, negatives under 0.25: best cut near 0.2
+    real_probs = np.where(real, rng.uniform(0.15, 0.5, n), rng.uniform(0.0, 0.25, n))
+    noise = rng.uniform(size=(n, 20)) < 0.3  # probabilities that say nothing about these labels
+    y_true = np.column_stack([real, noise]).astype(int)
+    probs = np.column_stack([real_probs, rng.uniform(0.5, 1.0, (n, 20))])
+    thresholds, check = fit_thresholds_checked(y_true, probs, multi_label=True)
+    assert check.kept[0] and 0.15 < thresholds[0] < 0.3
+    assert check.oof_f1_fitted[0] > check.oof_f1_default[0]
+    assert np.all(fit_thresholds(y_true, probs, multi_label=True)[1:] != 0.5)  # the plain fit moves
+    assert np.all(thresholds[1:][~np.array(check.kept[1:])] == 0.5)
+    assert sum(check.kept[1:]) < 10  # most noise classes keep 0.5 (about 1 in 5 passes by chance)
+
+
+def test_checked_fit_is_deterministic() -> None:
+    y_true, probs = _under_predicted_class_one(np.random.default_rng(40), 300)
+    for multi_label in (False, True):
+        first = fit_thresholds_checked(y_true, probs, multi_label, seed=3)
+        second = fit_thresholds_checked(y_true.copy(), probs.copy(), multi_label, seed=3)
+        np.testing.assert_array_equal(first[0], second[0])
+        assert first[1] == second[1]
+
+
+def test_checked_fit_uses_fewer_folds_for_rare_labels_and_keeps_half_for_single_positives() -> None:
+    y_true = np.zeros((40, 3), dtype=int)
+    y_true[:20, 0], y_true[:3, 1], y_true[:1, 2] = 1, 1, 1
+    probs = np.random.default_rng(50).uniform(0.0, 0.4, size=(40, 3)) + 0.3 * y_true
+    thresholds, check = fit_thresholds_checked(y_true, probs, multi_label=True, folds=5)
+    assert check.folds_used == [5, 3, 0]  # one fold per positive; one positive cannot be checked
+    assert not check.kept[2] and thresholds[2] == 0.5 and np.isnan(check.oof_f1_fitted[2])
+    assert len(check.notes) == 2
+
+
+def test_checked_fit_falls_back_on_tiny_dev_sets_and_says_so() -> None:
+    y_true, probs = _under_predicted_class_one(np.random.default_rng(60), 3)
+    _, check = fit_thresholds_checked(y_true, probs, multi_label=False, folds=5)
+    assert check.folds_used == [3] * 4 and "3 rows" in check.notes[0]
+    thresholds, check = fit_thresholds_checked(y_true[:1], probs[:1], multi_label=False, folds=5)
+    np.testing.assert_array_equal(thresholds, default_thresholds(4, multi_label=False))
+    assert not any(check.kept) and check.folds_used == [0] * 4 and len(check.notes) == 2
+
+
+def test_checked_fit_rejects_fewer_than_two_folds_and_so_does_the_config() -> None:
+    from mindscreen.config import ConfigError, validate_config
+
+    with pytest.raises(ValueError, match="at least 2, got 1"):
+        fit_thresholds_checked(np.eye(2), np.eye(2), multi_label=False, folds=1)
+    with pytest.raises(ConfigError, match=r"train\.threshold_folds"):
+        validate_config({"train": {"threshold_folds": 1}})
+    assert validate_config({"train": {"threshold_folds": None}}).train.threshold_folds is None
+
+
+def test_check_report_is_keyed_by_label_and_json_ready() -> None:
+    y_true, probs = _under_predicted_class_one(np.random.default_rng(70), 200)
+    _, check = fit_thresholds_checked(y_true, probs, multi_label=False)
+    summary = check.to_dict(["a", "b", "c", "d"])
+    assert summary["decision"] == "all_or_nothing" and summary["kept"] == ["a", "b", "c", "d"]
+    assert summary["oof_macro_f1"]["fitted"] == pytest.approx(np.mean(check.oof_f1_fitted))
+    assert set(summary["classes"]["b"]) == {"folds", "oof_f1_fitted", "oof_f1_default"}
+    json.dumps(summary)

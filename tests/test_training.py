@@ -256,6 +256,21 @@ def test_epochs_with_sampling_and_augmentation_are_rebuilt_identically(tiny_bert
     assert len(drawn) == len(encoded.ids) and len(set(drawn.tolist())) < len(drawn)  # with replacement
 
 
+def test_a_search_trial_writes_no_weights_and_returns_its_best_dev_value(
+    tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    seen: list[float] = []
+    result = train(
+        tiny_config(tmp_path / "trial", tiny_bert_dir, train={"epochs": 2}),
+        progress=False,
+        on_evaluate=lambda step, dev: seen.append(dev["macro_f1"]),
+        keep_model=False,
+    )
+    assert sorted(p.name for p in result.run_dir.iterdir()) == ["config.yaml", "log.jsonl"]
+    assert len(seen) == 2 and result.metrics["best_dev"] == max(seen)
+    assert "test" not in result.metrics and result.metrics["timing"]["samples"] > 0
+
+
 def test_padding_to_a_multiple_only_adds_masked_columns() -> None:
     ids = [[5, 6, 7], [8]]
     batch = collate(ids, np.arange(2), pad_id=0, pad_multiple=8)
@@ -266,6 +281,51 @@ def test_padding_to_a_multiple_only_adds_masked_columns() -> None:
 @pytest.mark.slow
 def test_compiled_training_runs_on_cpu(tiny_bert_dir: Path, tmp_path: Path) -> None:
     """torch.compile needs a C++ toolchain and compiles for a minute on CPU: marked slow."""
+    from torch._dynamo.utils import counters
+
+    counters.clear()
     sections = {"train": {"epochs": 1, "compile": True, "pad_to_multiple": 16, "batch_size": 64}}
     result = train(tiny_config(tmp_path / "compiled", tiny_bert_dir, **sections), progress=False)
     assert result.metrics["steps"] == 7
+    # Several padded widths and a smaller last batch, yet a single graph: shapes are symbolic.
+    assert counters["stats"]["unique_graphs"] == 1
+
+
+def test_run_thresholds_are_checked_out_of_fold_and_the_check_is_recorded(trained_run: Path) -> None:
+    from mindscreen.rundir import read_predictions, read_thresholds
+    from mindscreen.thresholds import fit_thresholds
+
+    labels = json.loads((trained_run / "model.json").read_text())["labels"]
+    saved = json.loads((trained_run / "thresholds.json").read_text())
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    check = saved["check"]
+    assert metrics["thresholds"] == {"fitted_on_dev": True, "checked": True, **check}
+    assert check["decision"] == "per_class" and set(check["classes"]) == set(labels)
+    thresholds = read_thresholds(trained_run, labels)  # readers ignore the check
+    predictions = read_predictions(trained_run, "dev")
+    assert predictions is not None
+    logits, truth = predictions
+    plain = fit_thresholds(truth, torch.sigmoid(torch.from_numpy(logits)).numpy(), multi_label=True)
+    for index, label in enumerate(labels):
+        expected = plain[index] if label in check["kept"] else 0.5  # no calibration in this run
+        assert thresholds[index] == pytest.approx(expected)
+
+
+def test_null_threshold_folds_fits_on_all_of_dev_as_before(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    from mindscreen.thresholds import default_thresholds, fit_thresholds
+    from mindscreen.training.finish import _fit_run_thresholds
+
+    rng = np.random.default_rng(0)
+    truth = (rng.uniform(size=(60, 3)) < 0.3).astype(int)
+    probs = rng.uniform(size=(60, 3))  # noise: the checked fit may drop thresholds, the plain one not
+    labels = ["a", "b", "c"]
+    plain = tiny_config(tmp_path, tiny_bert_dir, train={"threshold_folds": None})
+    thresholds, check = _fit_run_thresholds(truth, probs, labels, True, plain)
+    np.testing.assert_array_equal(thresholds, fit_thresholds(truth, probs, multi_label=True))
+    assert check is None
+    off = tiny_config(tmp_path, tiny_bert_dir, train={"fit_thresholds": False})
+    thresholds, check = _fit_run_thresholds(truth, probs, labels, True, off)
+    np.testing.assert_array_equal(thresholds, default_thresholds(3, multi_label=True))
+    assert check is None
+    _, check = _fit_run_thresholds(truth, probs, labels, True, tiny_config(tmp_path, tiny_bert_dir))
+    assert check is not None and check["folds"] == 5

@@ -121,10 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from mindscreen.config import ConfigError
+    from mindscreen.extras import MissingExtraError
 
+    errors = (ConfigError, MissingExtraError, ValueError, FileNotFoundError, FileExistsError, OSError)
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, ValueError, FileNotFoundError, FileExistsError, OSError) as err:
+    except errors as err:
         print(f"mindscreen {args.command}: error: {err}", file=sys.stderr)
         return 2
 
@@ -208,6 +210,9 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from mindscreen.extras import require_extras
+
+    require_extras("mindscreen report", "matplotlib")
     from mindscreen.report import build_report, load_criteria
 
     criteria = load_criteria(
@@ -224,6 +229,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
+    from mindscreen.extras import require_extras
+
+    require_extras("mindscreen tune", "optuna")
     from mindscreen.tuning import tune
 
     result = tune(
@@ -278,6 +286,9 @@ def _secret(name: str | None) -> str | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from mindscreen.extras import require_extras
+
+    require_extras("mindscreen serve", "fastapi", "uvicorn", "prometheus_client")
     from mindscreen.serving import serve
 
     serve(
@@ -296,6 +307,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from mindscreen.extras import require_extras
+
+    require_extras("mindscreen export", "onnx", "onnxruntime", "onnxscript")
     from mindscreen.export import export_run
 
     folder, check = export_run(args.run, args.output, int8=args.int8, overwrite=args.overwrite)

@@ -211,6 +211,13 @@ class TrainConfig(StrictModel):
         "probabilities. ECE before/after goes to metrics.json either way.",
     )
     fit_thresholds: bool = Field(True, description="Fit per-class thresholds on dev for F1.")
+    threshold_folds: int | None = Field(
+        5,
+        ge=2,
+        description="Keep a fitted threshold only where K-fold out-of-fold F1 on dev beats the default "
+        "(multi-class: all classes or none, on macro-F1); null fits on all of dev and keeps the result, "
+        "the old behaviour.",
+    )
 
 
 class AugmentConfig(StrictModel):

@@ -33,8 +33,7 @@ from sklearn.preprocessing import normalize
 
 from mindscreen.data import Splits
 from mindscreen.rundir import THRESHOLDS_FILE, read_json, read_thresholds, write_json, write_thresholds
-from mindscreen.thresholds import decide_labels, default_thresholds
-from mindscreen.thresholds import fit_thresholds as fit_dev_thresholds
+from mindscreen.thresholds import decide_labels, default_thresholds, fit_thresholds_checked
 
 LINEAR_FILE = "linear.json"
 VOCABULARY_FILE = "vocabulary.json"
@@ -217,7 +216,8 @@ class LinearPredictor:
             splits: the data; only train (fit) and dev (thresholds) are read.
             c: inverse regularisation strength of the logistic regression.
             class_weight: ``'balanced'`` (weights inverse to class frequency) or None.
-            fit_thresholds: fit per-class thresholds on dev for F1; else argmax / 0.5.
+            fit_thresholds: fit per-class thresholds on dev for F1, kept where they beat argmax / 0.5
+                out of fold (:func:`~mindscreen.thresholds.fit_thresholds_checked`); else argmax / 0.5.
             char_ngrams: add a block of character 2-5-grams (within word boundaries).
             min_df: a term must appear in at least this many training texts.
             max_features: keep only the most frequent terms of each block (None: all).
@@ -244,7 +244,7 @@ class LinearPredictor:
         predictor = cls(blocks, coef, intercept, splits.label_names, splits.multi_label, settings=settings)
         if fit_thresholds:
             probs = predictor.predict_proba(splits.dev.texts)
-            predictor.thresholds = fit_dev_thresholds(splits.dev.labels, probs, splits.multi_label)
+            predictor.thresholds, _ = fit_thresholds_checked(splits.dev.labels, probs, splits.multi_label)
             predictor.thresholds_fitted = True
         return predictor
 

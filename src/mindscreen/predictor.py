@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from mindscreen.calibration import apply_temperature
+from mindscreen.export.onnx import is_export_dir
 from mindscreen.inference import predict_logits, to_probs
 from mindscreen.modeling import Classifier, load_model
 from mindscreen.rundir import read_calibration, read_thresholds, require_run_dir
@@ -93,8 +94,16 @@ class ProbabilisticClassifier(Protocol):
 
 
 def load_predictor(path: str | Path) -> ProbabilisticClassifier:
-    """Load whatever directory ``path`` holds: an ensemble, a TF-IDF model or a training run."""
+    """Load whatever directory ``path`` holds: an ONNX export, an ensemble, a TF-IDF model or a run.
+
+    An export directory (``export.json``, from ``mindscreen export``) is run by ONNX Runtime, which
+    needs the ``serve`` extra.
+    """
     path = Path(path)
+    if is_export_dir(path):
+        from mindscreen.export.predictor import OnnxPredictor
+
+        return OnnxPredictor.from_dir(path)
     if (path / "ensemble.json").is_file():
         from mindscreen.ensemble import Ensemble  # it imports this module: import here
 

@@ -68,11 +68,26 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def write_thresholds(run_dir: Path, labels: list[str], thresholds: np.ndarray, fitted: bool) -> None:
-    write_json(
-        run_dir / THRESHOLDS_FILE,
-        {"labels": labels, "thresholds": [float(t) for t in thresholds], "fitted_on_dev": fitted},
-    )
+def write_thresholds(
+    run_dir: Path,
+    labels: list[str],
+    thresholds: np.ndarray,
+    fitted: bool,
+    check: dict[str, Any] | None = None,
+) -> None:
+    """Save thresholds in ``labels`` order; ``check`` (``ThresholdCheck.to_dict``) goes under "check".
+
+    Readers use only "labels" and "thresholds" (and "fitted_on_dev"), so files with or without a
+    check read the same.
+    """
+    payload: dict[str, Any] = {
+        "labels": labels,
+        "thresholds": [float(t) for t in thresholds],
+        "fitted_on_dev": fitted,
+    }
+    if check is not None:
+        payload["check"] = check
+    write_json(run_dir / THRESHOLDS_FILE, payload)
 
 
 def read_thresholds(run_dir: Path, labels: list[str]) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from mindscreen.data import Splits
 from mindscreen.metrics import compute_metrics
-from mindscreen.thresholds import fit_thresholds
+from mindscreen.thresholds import fit_thresholds_checked
 
 Combine = Callable[[np.ndarray], np.ndarray]  # member probabilities (M, N, C) -> (N, C)
 
@@ -53,7 +53,7 @@ def score_baselines(
             return np.tensordot(weights, probs, axes=1)
 
         dev = combine(dev_probs)
-        thresholds = fit_thresholds(splits.dev.labels, dev, splits.multi_label)
+        thresholds, _ = fit_thresholds_checked(splits.dev.labels, dev, splits.multi_label)
         return score_combination(combine, dev, test_probs, thresholds, splits)
 
     count = len(names)

@@ -10,6 +10,7 @@ The export never writes into the run directory (``train`` owns that contract)::
       model.json           labels, task, max length (copied from the run)
       thresholds.json      decision thresholds (copied)
       calibration.json     temperature(s) (copied, when the run has them)
+      config.yaml          the run's resolved config (copied: `evaluate`/`predict` read its data columns)
 
 torch 2.13's default exporter (``dynamo=True``, via ``torch.export`` and onnxscript) is used at opset
 18; an encoder it cannot trace falls back to the TorchScript exporter (``dynamo=False``).
@@ -25,7 +26,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from mindscreen.rundir import CALIBRATION_FILE, THRESHOLDS_FILE, read_json, require_run_dir, write_json
+from mindscreen.rundir import (
+    CALIBRATION_FILE,
+    CONFIG_FILE,
+    THRESHOLDS_FILE,
+    read_json,
+    require_run_dir,
+    write_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +48,16 @@ _EXAMPLE_TEXTS = ["an example text to trace the model", "and a second, somewhat 
 
 def is_export_dir(path: str | Path) -> bool:
     return (Path(path) / EXPORT_FILE).is_file()
+
+
+def import_onnxruntime() -> Any:
+    """The ``onnxruntime`` module, or an error saying which extra installs it."""
+    from mindscreen.extras import require_extras
+
+    require_extras("running an ONNX export", "onnxruntime")
+    import onnxruntime
+
+    return onnxruntime
 
 
 def default_export_dir(run_dir: str | Path) -> Path:
@@ -78,7 +96,7 @@ def export_onnx(
         quantize_int8(output / FP32_FILE, output / INT8_FILE)
         files["int8"] = INT8_FILE
     tokenizer.save_pretrained(output / TOKENIZER_DIR)
-    for name in (MODEL_FILE, THRESHOLDS_FILE, CALIBRATION_FILE):
+    for name in (MODEL_FILE, THRESHOLDS_FILE, CALIBRATION_FILE, CONFIG_FILE):
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, output / name)
     write_json(
@@ -147,6 +165,7 @@ def _export_fp32(model: Any, tokenizer: Any, path: Path) -> str:
 
 def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic quantisation (ONNX Runtime): int8 weights, activations quantised on the fly per batch."""
+    import_onnxruntime()
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # ORT suggests its shape-inference pre-processing, which cannot handle the dynamo export's

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, softmax
 
-from mindscreen.export.onnx import TOKENIZER_DIR, read_export
+from mindscreen.export.onnx import TOKENIZER_DIR, import_onnxruntime, read_export
 from mindscreen.rundir import read_calibration, read_json, read_thresholds
 from mindscreen.thresholds import decide_labels
 
@@ -54,8 +54,7 @@ class OnnxPredictor:
             threads: ONNX Runtime intra-op threads (None: its default, all cores).
             batch_size: texts per forward pass.
         """
-        import onnxruntime as ort
-
+        ort = import_onnxruntime()
         directory = Path(directory)
         files = read_export(directory)["files"]
         variant = ("int8" if "int8" in files else "fp32") if int8 is None else ("int8" if int8 else "fp32")

@@ -147,7 +147,11 @@ def _load_pipeline_dir(path: Path) -> Pipeline:
 
 
 def load_model(path: str | Path) -> Any:
-    """A run, ensemble, linear or ONNX export directory as a predictor."""
+    """A run, ensemble, linear or ONNX export directory as a predictor.
+
+    Dispatches like :func:`mindscreen.predictor.load_predictor`, but checks for an export before
+    importing that module, which pulls in torch and transformers: serving an export needs neither.
+    """
     from mindscreen.export import OnnxPredictor, is_export_dir
 
     if is_export_dir(path):

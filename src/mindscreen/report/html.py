@@ -77,12 +77,10 @@ def _figures(
     run_dir: Path, metrics: dict[str, Any], log: list[dict[str, Any]], labels: list[str], multi_label: bool
 ) -> list[tuple[str, str]]:
     """(title, base64 PNG) of every figure the run's files allow."""
-    try:
-        from mindscreen.report import plots  # matplotlib loads only when a report is built
-    except ModuleNotFoundError as err:
-        raise ModuleNotFoundError(
-            f"the report needs matplotlib ({err}); install it with: pip install 'mindscreen[report]'"
-        ) from err
+    from mindscreen.extras import require_extras
+
+    require_extras("the report's figures", "matplotlib")
+    from mindscreen.report import plots  # matplotlib loads only when a report is built
 
     figures: list[tuple[str, str]] = []
     if log:

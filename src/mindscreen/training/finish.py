@@ -1,8 +1,11 @@
 """The end of a run: reload the best model, calibrate, fit thresholds, score dev and test.
 
 Order matters: the temperature is fitted on raw dev logits, thresholds on the calibrated dev
-probabilities, and dev/test metrics use both, as ``Predictor`` does at prediction time. The saved
-``predictions/*.npz`` hold the raw logits (ensembles fit their own temperatures on them).
+probabilities, and dev/test metrics use both, as ``Predictor`` does at prediction time. With
+``train.threshold_folds`` set, a fitted threshold is kept only where it beats the default out of
+fold on dev (:func:`~mindscreen.thresholds.fit_thresholds_checked`); the check goes to
+thresholds.json and to metrics.json's ``thresholds``. The saved ``predictions/*.npz`` hold the raw
+logits (ensembles fit their own temperatures on them).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from mindscreen.inference import predict_logits, to_probs
 from mindscreen.metrics import compute_metrics, expected_calibration_error
 from mindscreen.modeling import load_model
 from mindscreen.rundir import METRICS_FILE, write_calibration, write_json, write_predictions, write_thresholds
-from mindscreen.thresholds import default_thresholds, fit_thresholds
+from mindscreen.thresholds import default_thresholds, fit_thresholds, fit_thresholds_checked
 from mindscreen.training.batching import encode_split
 from mindscreen.training.checkpoint import TrainState
 
@@ -64,13 +67,17 @@ def finish_run(
     write_calibration(run_dir, labels, method, temperature, ece)
 
     defaults = default_thresholds(len(labels), multi_label)
-    fitted = config.train.fit_thresholds
-    thresholds = fit_thresholds(probs["dev"][0], probs["dev"][1], multi_label) if fitted else defaults
-    write_thresholds(run_dir, labels, thresholds, fitted)
+    thresholds, check = _fit_run_thresholds(probs["dev"][0], probs["dev"][1], labels, multi_label, config)
+    write_thresholds(run_dir, labels, thresholds, config.train.fit_thresholds, check)
     metrics: dict[str, Any] = {
         "primary_metric": config.train.metric,
         "best_step": state.best_step,
         "steps": state.step,
+        "thresholds": {
+            "fitted_on_dev": config.train.fit_thresholds,
+            "checked": check is not None,
+            **(check or {}),
+        },
     }
     for name, (truth, split_probs) in probs.items():
         args = (truth, split_probs, labels, multi_label)
@@ -84,3 +91,17 @@ def finish_run(
     metrics.update(extra or {})
     write_json(run_dir / METRICS_FILE, metrics)
     return metrics
+
+
+def _fit_run_thresholds(
+    truth: np.ndarray, probs: np.ndarray, labels: list[str], multi_label: bool, config: RunConfig
+) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """The run's thresholds and, when ``train.threshold_folds`` checked them out of fold, the check."""
+    train = config.train
+    if not train.fit_thresholds:
+        return default_thresholds(len(labels), multi_label), None
+    if train.threshold_folds is None:
+        return fit_thresholds(truth, probs, multi_label), None
+    # The fold seed stays fixed (not train.seed), so an ensemble of this run alone gets its thresholds.
+    thresholds, check = fit_thresholds_checked(truth, probs, multi_label, folds=train.threshold_folds)
+    return thresholds, check.to_dict(labels)

@@ -5,6 +5,9 @@ current optimizer step, frees cached memory, splits every configured micro-batch
 many parts (micro-batch halved, accumulation doubled, so ``batch_size * grad_accum`` and the
 schedule stay the same) and redoes the step. The split factor is saved in the checkpoint, so a
 resumed run keeps the smaller micro-batch.
+
+Prediction (:func:`mindscreen.inference.predict_logits`) halves its batch instead: texts run longest
+first, so once a batch fits, every later one fits too.
 """
 
 from __future__ import annotations
@@ -44,6 +47,19 @@ def next_split(batch_size: int, splits: int) -> int:
             "use train.precision=bf16 (or fp16), or pick a smaller encoder"
         )
     return splits * 2
+
+
+def smaller_eval_batch(size: int) -> int:
+    """The prediction batch size after an out-of-memory error on ``size`` texts; raises at one text."""
+    if size <= 1:
+        raise RuntimeError(
+            "CUDA out of memory predicting a single text (batch size 1), so a smaller "
+            "train.eval_batch_size (evaluation in training) or predictor batch_size cannot help; "
+            "free GPU memory held by other processes, lower model.max_length, use "
+            "train.precision=bf16 (or fp16) in training, pick a smaller encoder, or predict on the "
+            "CPU (Predictor.from_dir(run, device='cpu'))"
+        )
+    return size // 2
 
 
 def free_memory(device: torch.device) -> None:

@@ -7,7 +7,8 @@ evaluation at each epoch's end, step k is epoch k whatever the trial's batch siz
 
 A trial that runs out of memory, diverges (NaN loss) or raises another runtime error is recorded as
 failed, with the error, and the study goes on. Its weights are never kept: each trial folder keeps
-only ``config.yaml`` and ``log.jsonl``; ``best.yaml`` retrains the winner.
+only ``config.yaml`` and ``log.jsonl``; ``best.yaml`` retrains the winner. Trials train with
+``keep_model=False``: no weights or checkpoints are written and test is never scored.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class Objective:
         from mindscreen.training import train
 
         try:
-            train(config, overwrite=True, progress=False, on_evaluate=reporter)
+            train(config, overwrite=True, progress=False, on_evaluate=reporter, keep_model=False)
             value = reporter.best(self.direction)
         except optuna.TrialPruned:
             self.outcome = "pruned"

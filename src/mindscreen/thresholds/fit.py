@@ -1,12 +1,6 @@
-"""Decision thresholds: turning probabilities into labels, and fitting per-class thresholds on dev.
+"""Fitting per-class thresholds on dev data to maximise F1.
 
-Shapes: ``N`` examples, ``C`` classes; ``probs`` and ``y_true`` are (N, C), thresholds are (C,).
-
-Multi-label: class ``c`` is predicted when ``probs[:, c] >= thresholds[c]``, so a row may get no label.
-Multi-class: every row gets exactly one label, ``argmax_c probs[:, c] / thresholds[c]``. The thresholds act
-as per-class scales: only their ratios matter, equal thresholds give plain argmax, and with two classes
-whose thresholds sum to 1 the rule is "positive when ``probs[:, 1] > thresholds[1]``". Fitted multi-class
-thresholds are returned summing to 1 so that reading holds.
+Shapes: ``N`` examples, ``C`` classes, ``M`` candidate thresholds.
 """
 
 from __future__ import annotations
@@ -15,48 +9,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-MULTI_LABEL_DEFAULT = 0.5
+from mindscreen.thresholds.rules import apply_thresholds, as_matrix, default_thresholds
+
 _GRID = np.round(np.linspace(0.02, 0.98, 49), 6)  # multi-label candidates, besides midpoints of the probs
 _MULTIPLIERS = np.geomspace(1 / 16, 16, 33)  # multi-class candidates, relative to the current threshold
 _MAX_PASSES = 5
 _TOL = 1e-12
-
-
-def default_thresholds(num_labels: int, multi_label: bool) -> np.ndarray:
-    """Thresholds before any fitting.
-
-    Args:
-        num_labels: Number of classes ``C``.
-        multi_label: Whether each class is an independent yes/no decision.
-
-    Returns:
-        (C,) floats: 0.5 each for multi-label; 1/C each for multi-class, which makes
-        :func:`apply_thresholds` plain argmax.
-    """
-    if num_labels < 1:
-        raise ValueError(f"num_labels must be at least 1, got {num_labels}")
-    value = MULTI_LABEL_DEFAULT if multi_label else 1.0 / num_labels
-    return np.full(num_labels, value, dtype=float)
-
-
-def apply_thresholds(probs: np.ndarray, thresholds: np.ndarray, multi_label: bool) -> np.ndarray:
-    """Turn probabilities into 0/1 predictions.
-
-    Args:
-        probs: (N, C) probabilities; softmax rows for multi-class, sigmoids for multi-label.
-        thresholds: (C,) per-class thresholds; strictly positive for multi-class.
-        multi_label: Threshold each class independently (True) or pick one class per row (False).
-
-    Returns:
-        (N, C) int array of 0/1; multi-class rows hold exactly one 1.
-    """
-    probs = _as_matrix(probs, "probs")
-    thresholds = _as_thresholds(thresholds, probs.shape[1], multi_label)
-    if multi_label:
-        return (probs >= thresholds).astype(np.int64)
-    # Equal thresholds are plain argmax; skipping the division keeps that exact.
-    scores = probs if np.all(thresholds == thresholds[0]) else probs / thresholds  # (N, C)
-    return _one_hot(np.argmax(scores, axis=1), probs.shape[1])
 
 
 def fit_thresholds(
@@ -83,8 +41,8 @@ def fit_thresholds(
     Returns:
         (C,) float thresholds; multi-class ones sum to 1.
     """
-    probs = _as_matrix(probs, "probs")
-    truth = _as_matrix(y_true, "y_true") >= 0.5
+    probs = as_matrix(probs, "probs")
+    truth = as_matrix(y_true, "y_true") >= 0.5
     if truth.shape != probs.shape:
         raise ValueError(f"y_true has shape {truth.shape} but probs has {probs.shape}; they must match")
     candidates = None if grid is None else np.unique(np.asarray(grid, dtype=float))
@@ -150,14 +108,18 @@ def _fit_multi_class(truth: np.ndarray, probs: np.ndarray, grid: np.ndarray | No
 
 def _macro_f1(truth: np.ndarray, preds: np.ndarray, support: np.ndarray) -> np.ndarray:
     """Macro-F1 of each row of ``preds`` (M, N) against class indices ``truth`` (N,); 0 for empty classes."""
+    return class_f1(truth, preds, support).mean(axis=1)
+
+
+def class_f1(truth: np.ndarray, preds: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """(M, C) F1 per class for each row of ``preds`` (M, N); 0 where a class is neither true nor predicted."""
     num_classes = support.size
     keys = preds + np.arange(preds.shape[0])[:, None] * num_classes  # (M, N)
     size = preds.shape[0] * num_classes
     predicted = np.bincount(keys.ravel(), minlength=size).reshape(-1, num_classes)
     hits = np.bincount(keys[preds == truth], minlength=size).reshape(-1, num_classes)
     denominator = support + predicted
-    f1 = np.divide(2 * hits, denominator, out=np.zeros(denominator.shape), where=denominator > 0)
-    return f1.mean(axis=1)
+    return np.divide(2 * hits, denominator, out=np.zeros(denominator.shape), where=denominator > 0)
 
 
 def _middle_of_best_run(candidates: np.ndarray, scores: np.ndarray) -> float:
@@ -167,33 +129,3 @@ def _middle_of_best_run(candidates: np.ndarray, scores: np.ndarray) -> float:
     after = np.flatnonzero(~is_best[start:])
     stop = start + int(after[0]) if after.size else scores.size
     return float(candidates[(start + stop - 1) // 2])
-
-
-def _one_hot(indices: np.ndarray, num_classes: int) -> np.ndarray:
-    out = np.zeros((indices.size, num_classes), dtype=np.int64)
-    out[np.arange(indices.size), indices] = 1
-    return out
-
-
-def _as_matrix(values: np.ndarray, name: str) -> np.ndarray:
-    array = np.asarray(values, dtype=float)
-    if array.ndim != 2 or array.shape[1] == 0:
-        raise ValueError(f"{name} must be an (N, C) array with C >= 1, got shape {array.shape}")
-    return array
-
-
-def _as_thresholds(thresholds: np.ndarray, num_classes: int, multi_label: bool) -> np.ndarray:
-    array = np.asarray(thresholds, dtype=float)
-    if array.shape != (num_classes,):
-        raise ValueError(f"thresholds must have shape ({num_classes},) to match probs, got {array.shape}")
-    if not multi_label and np.any(array <= 0):
-        raise ValueError(f"multi-class thresholds are scales and must be > 0, got {array.tolist()}")
-    return array
-
-
-def decide_labels(
-    probs: np.ndarray, thresholds: np.ndarray, labels: list[str], multi_label: bool
-) -> list[list[str]]:
-    """Label names per text from probabilities ``(N, C)``: what every predictor's ``decide`` returns."""
-    chosen = apply_thresholds(probs, thresholds, multi_label)  # (N, C)
-    return [[labels[c] for c in np.flatnonzero(row)] for row in chosen]
