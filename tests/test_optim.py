@@ -103,3 +103,28 @@ def test_out_of_memory_splitting_halves_the_micro_batch_until_one_text() -> None
     assert next_split(32, 2) == 4
     with pytest.raises(RuntimeError, match="model.max_length"):
         next_split(32, 32)
+
+
+def test_adamw_on_cpu_updates_all_parameters_at_once_and_matches_the_per_tensor_loop() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
+    twin = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
+    twin.load_state_dict(model.state_dict())
+    ours = build_optimizer(model, 1e-2, 0.01, None, None)
+    assert all(group["foreach"] for group in ours.param_groups)  # no Python loop over tensors
+    reference = torch.optim.AdamW(
+        [
+            {"params": [twin[0].weight, twin[2].weight], "weight_decay": 0.01},
+            {"params": [twin[0].bias, twin[1].weight, twin[1].bias, twin[2].bias], "weight_decay": 0.0},
+        ],
+        lr=1e-2,
+        foreach=False,
+    )
+    x = torch.randn(16, 4)
+    for net, optimizer in ((model, ours), (twin, reference)):
+        for _ in range(3):
+            net(x).square().mean().backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    for a, b in zip(model.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(a, b)

@@ -97,6 +97,10 @@ def test_report_of_a_multi_label_run_is_one_self_contained_page(trained_run: Pat
     assert "Checklist" in page and ("PASS" in page or "FAIL" in page)
     assert not checklist.passed  # a tiny random encoder on the demo set is nowhere near the targets
     assert sorted(p.name for p in trained_run.iterdir()) == before  # the run directory is only read
+    # The out-of-fold threshold check, one row per label with its verdict.
+    check = json.loads((trained_run / "metrics.json").read_text())["thresholds"]
+    assert f"{len(check['kept'])} of 6 labels kept theirs" in page
+    assert page.count("<td>yes</td>") + page.count("<td>no</td>") == 6
 
 
 def test_report_of_a_calibrated_multi_class_run_shows_the_confusion_matrix(tmp_path: Path) -> None:

@@ -218,6 +218,13 @@ class TrainConfig(StrictModel):
         "(multi-class: all classes or none, on macro-F1); null fits on all of dev and keeps the result, "
         "the old behaviour.",
     )
+    threshold_confidence: float = Field(
+        0.7,
+        ge=0,
+        lt=1,
+        description="Share of bootstrap resamples of dev in which the out-of-fold F1 must beat the "
+        "default's for a fitted threshold to be kept; 0 keeps any fit that wins once.",
+    )
 
 
 class AugmentConfig(StrictModel):

@@ -131,6 +131,7 @@ def _page(
         "<h2>Metrics</h2>",
         _summary_table(metrics),
         _calibration_note(metrics),
+        _thresholds_note(metrics, labels),
     ]
     for title, png in figures:
         parts.append(f'<h2>{esc(title)}</h2><img alt="{esc(title)}" src="data:image/png;base64,{png}">')
@@ -174,6 +175,34 @@ def _calibration_note(metrics: dict[str, Any]) -> str:
         if f"{s}_ece_before" in cal
     )
     return f"<p>Calibration: {html.escape(cal['method'])}, temperature {temps}. {eces}.</p>"
+
+
+def _thresholds_note(metrics: dict[str, Any], labels: list[str]) -> str:
+    """How the run's thresholds were chosen; with the out-of-fold check, its verdict per class."""
+    info = metrics.get("thresholds")
+    if not info:
+        return ""
+    if not info.get("fitted_on_dev"):
+        return "<p>Thresholds: defaults (argmax / 0.5), not fitted.</p>"
+    if not info.get("checked"):
+        return "<p>Thresholds: fitted on all of dev, not checked out of fold.</p>"
+    kept = set(info.get("kept", []))
+    rule = "per label" if info.get("decision") == "per_class" else "all or nothing, on macro-F1"
+    rows = [
+        f"<p>Thresholds: fitted on dev, kept where {info.get('folds')}-fold out-of-fold F1 beat the "
+        f"default ({rule}); {len(kept)} of {len(labels)} labels kept theirs.</p>",
+        "<table><tr><th>label</th><th>kept</th><th>out-of-fold F1, fitted</th>"
+        "<th>F1 at default</th><th>folds</th></tr>",
+    ]
+    for label in labels:
+        row = info.get("classes", {}).get(label, {})
+        rows.append(
+            f"<tr><td>{html.escape(label)}</td><td>{'yes' if label in kept else 'no'}</td>"
+            f"<td>{_fmt(row.get('oof_f1_fitted'))}</td><td>{_fmt(row.get('oof_f1_default'))}</td>"
+            f"<td>{row.get('folds', '-')}</td></tr>"
+        )
+    notes = "".join(f"<p class='note'>{html.escape(note)}</p>" for note in info.get("notes", []))
+    return "".join(rows) + "</table>" + notes
 
 
 def _per_class_table(metrics: dict[str, Any], labels: list[str]) -> str:

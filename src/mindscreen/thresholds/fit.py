@@ -108,10 +108,10 @@ def _fit_multi_class(truth: np.ndarray, probs: np.ndarray, grid: np.ndarray | No
 
 def _macro_f1(truth: np.ndarray, preds: np.ndarray, support: np.ndarray) -> np.ndarray:
     """Macro-F1 of each row of ``preds`` (M, N) against class indices ``truth`` (N,); 0 for empty classes."""
-    return class_f1(truth, preds, support).mean(axis=1)
+    return _class_f1(truth, preds, support).mean(axis=1)
 
 
-def class_f1(truth: np.ndarray, preds: np.ndarray, support: np.ndarray) -> np.ndarray:
+def _class_f1(truth: np.ndarray, preds: np.ndarray, support: np.ndarray) -> np.ndarray:
     """(M, C) F1 per class for each row of ``preds`` (M, N); 0 where a class is neither true nor predicted."""
     num_classes = support.size
     keys = preds + np.arange(preds.shape[0])[:, None] * num_classes  # (M, N)

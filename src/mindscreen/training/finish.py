@@ -103,5 +103,7 @@ def _fit_run_thresholds(
     if train.threshold_folds is None:
         return fit_thresholds(truth, probs, multi_label), None
     # The fold seed stays fixed (not train.seed), so an ensemble of this run alone gets its thresholds.
-    thresholds, check = fit_thresholds_checked(truth, probs, multi_label, folds=train.threshold_folds)
+    thresholds, check = fit_thresholds_checked(
+        truth, probs, multi_label, folds=train.threshold_folds, confidence=train.threshold_confidence
+    )
     return thresholds, check.to_dict(labels)

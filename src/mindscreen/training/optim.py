@@ -93,7 +93,9 @@ def build_optimizer(
             {"params": params, "lr": group_lr, "weight_decay": wd, "name": name}
             for (name, group_lr, wd), params in grouped.items()
         ]
-    return torch.optim.AdamW(groups, lr=lr, fused=fused or None)
+    # One fused kernel per step on CUDA. Elsewhere torch's default is a Python loop over every
+    # parameter tensor; the multi-tensor (foreach) path is measurably cheaper per step on CPU too.
+    return torch.optim.AdamW(groups, lr=lr, fused=fused or None, foreach=None if fused else True)
 
 
 def cosine_with_warmup(
