@@ -85,7 +85,8 @@ def test_evaluate_on_a_folder_that_is_not_a_run_is_explained(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["evaluate", str(tmp_path), "--data", "x.csv"]) == 2
-    assert "not a mindscreen run directory" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds no model mindscreen can load" in err and "ensemble.json" in err and "export.json" in err
 
 
 def test_every_subcommand_has_a_handler_and_every_handler_a_subcommand() -> None:

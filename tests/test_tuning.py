@@ -279,7 +279,8 @@ def test_a_killed_sqlite_study_resumes_keeping_its_trials_and_retrying_the_inter
 
     trials = optuna.load_study(study_name=name, storage=storage).trials
     complete = {t.number: t.value for t in trials if t.state == TrialState.COMPLETE}
-    assert before.items() <= complete.items() and len(complete) == n_trials
+    seen = [(t.number, t.state.name, t.user_attrs) for t in trials]
+    assert before.items() <= complete.items() and len(complete) == n_trials, seen
     assert trials[interrupted].state == TrialState.FAIL and not counts_toward_budget(trials[interrupted])
     retries = [t for t in trials if t.user_attrs.get("retry_of") == interrupted]
     assert len(retries) == 1 and retries[0].params == trials[interrupted].params

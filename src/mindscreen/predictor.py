@@ -15,7 +15,7 @@ from mindscreen.calibration import apply_temperature
 from mindscreen.export.onnx import is_export_dir
 from mindscreen.inference import predict_logits, to_probs
 from mindscreen.modeling import Classifier, load_model
-from mindscreen.rundir import read_calibration, read_thresholds, require_run_dir
+from mindscreen.rundir import is_run_dir, read_calibration, read_thresholds, require_run_dir
 from mindscreen.thresholds import decide_labels
 from mindscreen.training.batching import encode_texts
 
@@ -112,4 +112,9 @@ def load_predictor(path: str | Path) -> ProbabilisticClassifier:
         from mindscreen.linear import LinearPredictor
 
         return LinearPredictor.from_dir(path)
+    if not is_run_dir(path):
+        raise FileNotFoundError(
+            f"{path} holds no model mindscreen can load: expected a training run (model.json), an "
+            "ensemble (ensemble.json), a TF-IDF model (linear.json) or an ONNX export (export.json)"
+        )
     return Predictor.from_dir(path)
