@@ -251,6 +251,39 @@ def test_a_diverging_trial_is_recorded_as_failed_and_the_study_goes_on(
 # --- resuming and sharing a study ---------------------------------------------------------------------
 
 
+def test_a_study_whose_last_trial_was_interrupted_runs_the_retry_instead_of_stopping(
+    base: RunConfig, tmp_path: Path
+) -> None:
+    """The queued retry counts toward the budget; the study must still run it (a race once hid this)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    from mindscreen.tuning.study import WORKER
+
+    storage, name = f"sqlite:///{tmp_path / 'study.db'}", "last"
+    write_yaml(tmp_path / "space.yaml", SPACE)
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    lr, pooling = FloatDistribution(1e-3, 1e-2, log=True), CategoricalDistribution(["mean", "cls"])
+    for value in (0.1, 0.2):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"train.lr": 3e-3, "model.pooling": "mean"},
+                distributions={"train.lr": lr, "model.pooling": pooling},
+                value=value,
+            )
+        )
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a worker process that no longer exists
+    running = study.ask({"train.lr": lr, "model.pooling": pooling})
+    running.set_user_attr("worker", {**WORKER, "pid": gone.pid, "token": "dead-worker"})
+
+    tune(base, tmp_path / "space.yaml", storage=storage, study_name=name, n_trials=3, progress=False)
+
+    trials = optuna.load_study(study_name=name, storage=storage).trials
+    states = [t.state for t in trials]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    assert trials[3].user_attrs["retry_of"] == 2 and trials[3].params == trials[2].params
+
+
 def test_a_killed_sqlite_study_resumes_keeping_its_trials_and_retrying_the_interrupted_one(
     base: RunConfig, tmp_path: Path
 ) -> None:

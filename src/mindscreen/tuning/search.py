@@ -154,6 +154,7 @@ def _search(
     study: optuna.Study, storage: object, objective: Objective, space: SearchSpace, progress: bool
 ) -> dict[str, int]:
     """Run trials one by one until the study's budget is used or this process's time is up."""
+    from optuna.trial import TrialState
     from tqdm.auto import tqdm
 
     from mindscreen.tuning.objective import BudgetUsed, TrialFailed, free_memory
@@ -168,7 +169,11 @@ def _search(
         while True:
             recover_interrupted(study, storage)
             trials = study.get_trials(deepcopy=False)
-            if space.n_trials is not None and budget_used(trials) >= space.n_trials:
+            # A queued trial (a retry of an interrupted one) counts toward the budget, so a study whose
+            # last trial was interrupted looks finished: run what is queued before stopping. If another
+            # worker takes it first, the objective's own budget check skips the fresh trial we get.
+            queued = any(t.state == TrialState.WAITING for t in trials)
+            if space.n_trials is not None and budget_used(trials) >= space.n_trials and not queued:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 break
