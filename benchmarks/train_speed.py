@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.metrics import f1_score
+from transformers import TrainerCallback
 
 from mindscreen.config import load_config
 from mindscreen.data import Splits, load_splits
@@ -96,7 +97,7 @@ def narrow_encoder(encoder: str, out: Path, width: int = 8) -> str:
     return str(out)
 
 
-class StepClock:
+class StepClock(TrainerCallback):
     """Trainer callback timing the training loop alone, as mindscreen's clock does (setup excluded)."""
 
     def __init__(self) -> None:
@@ -112,11 +113,6 @@ class StepClock:
 
     def on_train_end(self, args, state, control, **kwargs) -> None:
         self.seconds = self._now() - self.started
-
-    def __getattr__(self, name: str):  # every other TrainerCallback event: nothing to do
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
 
 
 def run_trainer(splits: Splits, encoder: str, args: argparse.Namespace) -> dict:
