@@ -189,17 +189,18 @@ def _thresholds_note(metrics: dict[str, Any], labels: list[str]) -> str:
     kept = set(info.get("kept", []))
     rule = "per label" if info.get("decision") == "per_class" else "all or nothing, on macro-F1"
     rows = [
-        f"<p>Thresholds: fitted on dev, kept where {info.get('folds')}-fold out-of-fold F1 beat the "
-        f"default ({rule}); {len(kept)} of {len(labels)} labels kept theirs.</p>",
+        f"<p>Thresholds: fitted on dev, kept where their {info.get('folds')}-fold out-of-fold F1 beat "
+        f"the default's in at least {_fmt(info.get('confidence'))} of bootstrap resamples of dev "
+        f"({rule}); {len(kept)} of {len(labels)} labels kept theirs.</p>",
         "<table><tr><th>label</th><th>kept</th><th>out-of-fold F1, fitted</th>"
-        "<th>F1 at default</th><th>folds</th></tr>",
+        "<th>F1 at default</th><th>win rate</th><th>folds</th></tr>",
     ]
     for label in labels:
         row = info.get("classes", {}).get(label, {})
         rows.append(
             f"<tr><td>{html.escape(label)}</td><td>{'yes' if label in kept else 'no'}</td>"
             f"<td>{_fmt(row.get('oof_f1_fitted'))}</td><td>{_fmt(row.get('oof_f1_default'))}</td>"
-            f"<td>{row.get('folds', '-')}</td></tr>"
+            f"<td>{_fmt(row.get('win_rate'))}</td><td>{row.get('folds', '-')}</td></tr>"
         )
     notes = "".join(f"<p class='note'>{html.escape(note)}</p>" for note in info.get("notes", []))
     return "".join(rows) + "</table>" + notes
