@@ -9,7 +9,8 @@ whose thresholds sum to 1 the rule is "positive when ``probs[:, 1] > thresholds[
 thresholds are returned summing to 1 so that reading holds.
 
 Fitting on dev can chase noise: dev F1 never drops, but test F1 may. :func:`fit_thresholds_checked`
-keeps a fitted threshold only where K-fold out-of-fold F1 on dev beats the default's.
+keeps a fitted threshold only where its K-fold out-of-fold F1 on dev beats the default's in most
+bootstrap resamples of dev (``confidence``).
 """
 
 from mindscreen.thresholds.check import ThresholdCheck, fit_thresholds_checked
