@@ -284,27 +284,42 @@ def test_a_study_whose_last_trial_was_interrupted_runs_the_retry_instead_of_stop
     assert trials[3].user_attrs["retry_of"] == 2 and trials[3].params == trials[2].params
 
 
+def kill_while_training(tmp_path: Path, base: RunConfig, storage: str, name: str, n_trials: int) -> optuna.Study:
+    """SIGKILL a worker in the middle of a trial that follows a completed one.
+
+    The kill can lose a race with the trial's own end (it is spotted by polling the storage); then no
+    trial is left RUNNING, and a new worker joins the study for another try.
+    """
+    for _ in range(3):
+        process = worker(tmp_path, base, storage, name, n_trials)
+        study = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+            try:
+                study = optuna.load_study(study_name=name, storage=storage)
+            except KeyError:  # not created yet
+                continue
+            trials = study.get_trials(deepcopy=False)
+            states = [t.state for t in trials]
+            if TrialState.COMPLETE in states and states[-1] == TrialState.RUNNING and trials[-1].params:
+                break  # killed while training
+        assert process.poll() is None, "the worker ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert study is not None
+        if study.get_trials(states=(TrialState.RUNNING,)):
+            return study
+    raise AssertionError("every kill landed between two trials")
+
+
 def test_a_killed_sqlite_study_resumes_keeping_its_trials_and_retrying_the_interrupted_one(
     base: RunConfig, tmp_path: Path
 ) -> None:
-    storage, name, n_trials = f"sqlite:///{tmp_path / 'study.db'}", "resume", 3
-    process = worker(tmp_path, base, storage, name, n_trials)
-    study = None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.1)
-        try:
-            study = optuna.load_study(study_name=name, storage=storage)
-        except KeyError:  # not created yet
-            continue
-        trials = study.get_trials(deepcopy=False)
-        states = [t.state for t in trials]
-        if TrialState.COMPLETE in states and states[-1] == TrialState.RUNNING and trials[-1].params:
-            break  # killed while training
-    assert process.poll() is None, "the worker ended before it could be killed"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert study is not None
+    storage, name, n_trials = f"sqlite:///{tmp_path / 'study.db'}", "resume", 5
+    # Trials of 6 epochs (about 3 s here) leave the kill a wide window inside one.
+    base = base.model_copy(update={"train": base.train.model_copy(update={"epochs": 6})})
+    study = kill_while_training(tmp_path, base, storage, name, n_trials)
     before = {t.number: t.value for t in study.get_trials(states=(TrialState.COMPLETE,))}
     interrupted = study.get_trials(states=(TrialState.RUNNING,))[0].number
 
