@@ -284,7 +284,9 @@ def test_a_study_whose_last_trial_was_interrupted_runs_the_retry_instead_of_stop
     assert trials[3].user_attrs["retry_of"] == 2 and trials[3].params == trials[2].params
 
 
-def kill_while_training(tmp_path: Path, base: RunConfig, storage: str, name: str, n_trials: int) -> optuna.Study:
+def kill_while_training(
+    tmp_path: Path, base: RunConfig, storage: str, name: str, n_trials: int
+) -> optuna.Study:
     """SIGKILL a worker in the middle of a trial that follows a completed one.
 
     The kill can lose a race with the trial's own end (it is spotted by polling the storage); then no
