@@ -336,27 +336,71 @@ def test_a_killed_sqlite_study_resumes_keeping_its_trials_and_retrying_the_inter
     assert len(retries) == 1 and retries[0].params == trials[interrupted].params
 
 
-@pytest.mark.skipif(
+needs_postgres = pytest.mark.skipif(
     POSTGRES_URL is None,
     reason="needs PostgreSQL: MINDSCREEN_TEST_POSTGRES_URL=postgresql+psycopg://root@127.0.0.1:5432/test "
     "pytest tests/test_tuning.py",
 )
-def test_two_workers_on_postgresql_share_one_study_and_its_trial_budget(
-    base: RunConfig, tmp_path: Path
-) -> None:
+
+
+@pytest.fixture
+def fresh_postgres() -> Iterator[str]:
+    """The test database's URL with a new, empty schema first on its search path (dropped afterwards),
+    so every run starts like a fresh database."""
+    import sqlalchemy
+
     assert POSTGRES_URL is not None
-    name, n_trials = f"mindscreen-test-{uuid.uuid4().hex[:10]}", 6
+    schema = f"mindscreen_test_{uuid.uuid4().hex[:10]}"
+    engine = sqlalchemy.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+@needs_postgres
+def test_workers_opening_a_fresh_postgresql_database_at_once_all_get_the_storage(
+    fresh_postgres: str, tmp_path: Path
+) -> None:
+    script = (  # import, say so, then open the storage when told to: all four at once
+        "import sys\n"
+        "from mindscreen.tuning.study import build_storage\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "build_storage(sys.argv[1])\n"
+    )
+    command = [sys.executable, "-c", script, fresh_postgres]
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    processes = [subprocess.Popen(command, **pipes) for _ in range(4)]  # type: ignore[call-overload]
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, errors
+
+
+@needs_postgres
+def test_two_workers_on_postgresql_share_one_study_and_its_trial_budget(
+    base: RunConfig, tmp_path: Path, fresh_postgres: str
+) -> None:
+    name, n_trials = "shared", 6
     folders = [tmp_path / "a", tmp_path / "b"]
     for folder in folders:
         folder.mkdir()
-    workers = [worker(folder, base, POSTGRES_URL, name, n_trials) for folder in folders]
+    workers = [worker(folder, base, fresh_postgres, name, n_trials) for folder in folders]
     try:
         assert [w.wait(timeout=240) for w in workers] == [0, 0], f"see {tmp_path}/*/worker-*.log"
-        trials = optuna.load_study(study_name=name, storage=POSTGRES_URL).trials
+        trials = optuna.load_study(study_name=name, storage=fresh_postgres).trials
         searched = [t for t in trials if "skipped" not in t.user_attrs]
         assert len(searched) == n_trials and all(t.state == TrialState.COMPLETE for t in searched)
         assert {w.pid for w in workers} == {t.user_attrs["worker"]["pid"] for t in searched}
     finally:
         for w in workers:
             w.kill()
-        optuna.delete_study(study_name=name, storage=POSTGRES_URL)

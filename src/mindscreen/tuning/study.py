@@ -7,6 +7,8 @@ Storage is chosen from one string:
 - a path ending ``.log`` or ``.journal``: an Optuna journal file;
 - any other SQLAlchemy URL (``postgresql+psycopg://user@host/db``): a database server that workers on
   several machines share. A plain ``postgresql://`` URL is given the installed psycopg 3 driver.
+  Workers started together on a fresh PostgreSQL database take turns creating Optuna's tables (an
+  advisory lock), since concurrent ``CREATE TABLE``s fail there.
 
 A process killed mid-trial leaves that trial RUNNING. With a file storage (one machine) the next process
 sees the dead process id and marks the trial failed; with a server it is failed once its heartbeat goes
@@ -20,7 +22,9 @@ import os
 import socket
 import uuid
 import warnings
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -37,6 +41,8 @@ SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 JOURNAL_SUFFIXES = (".log", ".journal")
 # A worker on a database server beats every HEARTBEAT s; silent for GRACE s, its trial is failed.
 HEARTBEAT, GRACE = 30, 120
+# PostgreSQL advisory lock held while a worker opens the storage (and may create Optuna's tables).
+SCHEMA_LOCK = zlib.crc32(b"mindscreen optuna schema")
 
 # The metric decides the direction; anything that reads as a loss or an error is minimised.
 DIRECTIONS = {
@@ -97,7 +103,7 @@ def _open_storage(url: str) -> optuna.storages.BaseStorage:
         url = f"postgresql+psycopg://{rest}"
     if url.startswith("sqlite"):
         return RDBStorage(url)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _schema_lock(url):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return RDBStorage(
             url,
@@ -106,6 +112,28 @@ def _open_storage(url: str) -> optuna.storages.BaseStorage:
             grace_period=GRACE,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
         )
+
+
+@contextmanager
+def _schema_lock(url: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock meanwhile (other servers: nothing).
+
+    Without it, workers started at once on a fresh database all see no tables, all create them, and
+    all but one fail (seen: UniqueViolation on "pg_type_typname_nsp_index").
+    """
+    if not url.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:  # closing the connection releases the lock
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK})
+            yield
+    finally:
+        engine.dispose()
 
 
 def describe_storage(url: str | None) -> str:
