@@ -261,6 +261,18 @@ def test_unknown_dev_label_names_the_label_and_the_known_labels(folder: Path) ->
     assert "dev.jsonl" in message and SECRET not in message
 
 
+def test_a_dev_file_taken_from_data_dir_beside_an_explicit_train_file_says_where_it_came_from(
+    folder: Path, tmp_path: Path
+) -> None:
+    other = write_jsonl(tmp_path / "mine.jsonl", rows(["x", "y", "x", "y"]))
+    message = error_of(dir=str(folder), train=str(other))
+    assert "dev.jsonl" in message and "unknown label(s) 'a', 'c'" in message
+    assert f"found in data.dir={folder}" in message and "data.dir=null" in message
+    assert "found in data.dir" not in error_of(
+        dir=str(folder), train=str(other), dev=str(folder / "dev.jsonl")
+    )
+
+
 def test_dataset_json_declares_the_label_order(folder: Path) -> None:
     (folder / "dataset.json").write_text(json.dumps({"task": "multi-class", "labels": ["c", "a", "b"]}))
     splits = load(dir=str(folder))

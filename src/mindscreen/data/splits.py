@@ -88,7 +88,7 @@ def load_splits(cfg: DataConfig) -> Splits:
     )
     train, label_names, multi_label = _read_train(train_path, cfg, declared)
     given = {
-        name: dataclasses.replace(load_labelled_file(path, cfg, label_names, multi_label), name=name)
+        name: dataclasses.replace(_read_other(path, name, cfg, label_names, multi_label), name=name)
         for name, path in other_paths.items()
         if path is not None
     }
@@ -109,6 +109,19 @@ def _read_train(path: Path, cfg: DataConfig, declared: list[str] | None) -> tupl
     label_names = build_label_names(lists, declared, multi_label, source)
     train = Split("train", texts, encode_labels(lists, label_names, multi_label, source), source)
     return train, label_names, multi_label
+
+
+def _read_other(path: Path, split: str, cfg: DataConfig, label_names: list[str], multi_label: bool) -> Split:
+    """A dev or test file; where it came from data.dir beside an explicit data.train, errors say so."""
+    try:
+        return load_labelled_file(path, cfg, label_names, multi_label)
+    except DataError as err:
+        if cfg.train is None or getattr(cfg, split) is not None:
+            raise
+        raise DataError(
+            f"{err}. Note: this {split} file was found in data.dir={cfg.dir}, while data.train={cfg.train} "
+            f"is set; pass data.dir=null to split {split} from the training file, or set data.{split}=FILE"
+        ) from None
 
 
 def load_labelled_file(path: str | Path, cfg: DataConfig, label_names: list[str], multi_label: bool) -> Split:
