@@ -254,7 +254,8 @@ def test_concurrent_clients_get_no_errors(server: str) -> None:
 
 def test_overload_is_refused_with_429_and_retry_after() -> None:
     settings = ServeSettings(max_concurrency=1, timeout_s=10)
-    with live_server(settings, lambda: slow_pipeline(0.6)) as base:
+    # 1.5 s per call: the four requests overlap even when their threads start late on a busy machine.
+    with live_server(settings, lambda: slow_pipeline(1.5)) as base:
 
         def call(_: int) -> httpx.Response:
             return httpx.post(f"{base}/v1/classify", json={"text": "hello"}, timeout=30)
