@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -72,6 +73,24 @@ def test_predict_file_keeps_input_columns_and_adds_labels_and_probabilities(
     result = pd.read_csv(target)
     assert list(result["id"]) == [1, 2]
     assert "labels" in result and any(c.startswith("prob_") for c in result.columns)
+
+
+def test_predict_file_works_through_chunks_with_a_progress_bar_and_equals_one_call(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mindscreen.predictor import load_predictor
+
+    monkeypatch.setattr("mindscreen.predictor.CHUNK", 7)
+    texts = [f"exam number {i} keeps me awake" for i in range(20)]
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    pd.DataFrame({"text": texts}).to_json(source, orient="records", lines=True)
+    assert main(["predict", str(trained_run), "--input", str(source), "--output", str(target)]) == 0
+    err = capsys.readouterr().err
+    assert "predict: 100%" in err and "20/20" in err and "exam number" not in err
+    result = pd.read_json(target, lines=True)
+    expected = load_predictor(trained_run).predict_proba(texts)
+    columns = [c for c in result.columns if c.startswith("prob_")]
+    np.testing.assert_allclose(result[columns].to_numpy(), expected, atol=1e-5)
 
 
 def test_predict_needs_exactly_one_of_text_or_input(

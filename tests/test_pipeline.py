@@ -301,11 +301,15 @@ def test_a_run_directory_is_served_as_a_one_stage_pipeline_with_default_roles(tr
     assert all(r.stage == "model" for r in pipe.classify(["a quiet evening", "exams soon"]))
 
 
-def test_predict_table_adds_decisions_to_every_row(fitted_pipeline: Path, tmp_path: Path) -> None:
+def test_predict_table_adds_decisions_to_every_row(
+    fitted_pipeline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source, target = tmp_path / "in.csv", tmp_path / "out.csv"
     pd.DataFrame({"id": [1, 2, 3], "text": ["all good", "deadline stress", "i want to die"]}).to_csv(source)
 
-    assert predict_table(fitted_pipeline, source, target) == 3
+    assert predict_table(fitted_pipeline, source, target, progress=True) == 3
+    err = capsys.readouterr().err
+    assert "predict: 100%" in err and "3/3" in err and "want to die" not in err
 
     out = pd.read_csv(target)
     assert {"id", "text", "labels", "risk", "stage", "needs_review", "prob_neutral"} <= set(out.columns)

@@ -161,7 +161,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from mindscreen.evaluation import evaluate_run
     from mindscreen.metrics import format_metrics
 
-    metrics = evaluate_run(args.run, args.data, text_column=args.text_column, label_column=args.label_column)
+    metrics = evaluate_run(
+        args.run,
+        args.data,
+        progress=not args.quiet,
+        text_column=args.text_column,
+        label_column=args.label_column,
+    )
     print(format_metrics(metrics, list(metrics["per_class"])))
     if args.output:
         Path(args.output).write_text(json.dumps(metrics, indent=2) + "\n")
@@ -181,13 +187,13 @@ def _predict(args: argparse.Namespace) -> int:
         if args.input is None:
             print(json.dumps(load_pipeline(args.run).classify([args.text])[0].to_dict(), indent=2))
             return 0
-        rows = predict_table(args.run, args.input, args.output, args.text_column or "text")
+        rows = predict_table(args.run, args.input, args.output, args.text_column or "text", not args.quiet)
         print(f"wrote {rows} predictions to {args.output}")
         return 0
     if args.input is not None:
         from mindscreen.evaluation import predict_file
 
-        rows = predict_file(args.run, args.input, args.output, args.text_column)
+        rows = predict_file(args.run, args.input, args.output, args.text_column, not args.quiet)
         print(f"wrote {rows} predictions to {args.output}")
         return 0
     from mindscreen.predictor import load_predictor

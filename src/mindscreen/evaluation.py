@@ -10,7 +10,7 @@ import yaml
 from mindscreen.config import DataConfig
 from mindscreen.data import load_labelled_file, read_texts, write_table
 from mindscreen.metrics import compute_metrics
-from mindscreen.predictor import load_predictor
+from mindscreen.predictor import load_predictor, predict_proba_chunked
 from mindscreen.rundir import CONFIG_FILE
 
 
@@ -22,31 +22,41 @@ def run_data_config(run_dir: Path, **changes: Any) -> DataConfig:
     return data.model_copy(update={k: v for k, v in changes.items() if v is not None})
 
 
-def evaluate_run(run_dir: str | Path, data_path: str | Path, **column_changes: Any) -> dict[str, Any]:
+def evaluate_run(
+    run_dir: str | Path, data_path: str | Path, progress: bool = False, **column_changes: Any
+) -> dict[str, Any]:
     """Metrics of a run on a labelled file, with the run's fitted thresholds.
 
     Args:
         run_dir: a finished run directory.
         data_path: CSV, TSV, JSONL or Parquet file with texts and labels.
+        progress: show a progress bar over the texts.
         column_changes: DataConfig fields to change for this file, e.g. ``text_column='body'``.
     """
     run_dir = Path(run_dir)
     predictor = load_predictor(run_dir)
     cfg = run_data_config(run_dir, **column_changes)
     split = load_labelled_file(data_path, cfg, predictor.labels, predictor.multi_label)
-    probs = predictor.predict_proba(split.texts)
+    probs = predict_proba_chunked(predictor, split.texts, progress, desc="evaluate")
     return compute_metrics(split.labels, probs, predictor.labels, predictor.multi_label, predictor.thresholds)
 
 
 def predict_file(
-    run_dir: str | Path, input_path: str | Path, output_path: str | Path, text_column: str | None = None
+    run_dir: str | Path,
+    input_path: str | Path,
+    output_path: str | Path,
+    text_column: str | None = None,
+    progress: bool = False,
 ) -> int:
-    """Write the input table plus ``labels`` and one ``prob_<label>`` column per class; return rows."""
+    """Write the input table plus ``labels`` and one ``prob_<label>`` column per class; return rows.
+
+    ``progress`` shows a progress bar over the texts.
+    """
     run_dir = Path(run_dir)
     predictor = load_predictor(run_dir)
     column = text_column or run_data_config(run_dir).text_column
     frame, texts = read_texts(input_path, column)
-    probs = predictor.predict_proba(texts)
+    probs = predict_proba_chunked(predictor, texts, progress)
     frame = frame.copy()
     delimited = Path(output_path).suffix.lower() in {".csv", ".tsv"}
     decided = predictor.decide(probs)

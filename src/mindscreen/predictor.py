@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from mindscreen.calibration import apply_temperature
 from mindscreen.export.onnx import is_export_dir
@@ -18,6 +19,8 @@ from mindscreen.modeling import Classifier, load_model
 from mindscreen.rundir import is_run_dir, read_calibration, read_thresholds, require_run_dir
 from mindscreen.thresholds import decide_labels
 from mindscreen.training.batching import encode_texts
+
+CHUNK = 1024  # texts per predict_proba call over a file: bounded memory, a progress bar that moves
 
 
 class Predictor:
@@ -91,6 +94,19 @@ class ProbabilisticClassifier(Protocol):
     def predict_proba(self, texts: list[str]) -> np.ndarray: ...
 
     def decide(self, probs: np.ndarray) -> list[list[str]]: ...
+
+
+def predict_proba_chunked(
+    predictor: ProbabilisticClassifier, texts: list[str], progress: bool = False, desc: str = "predict"
+) -> np.ndarray:
+    """``predictor.predict_proba(texts)`` (N, C), called on ``CHUNK`` texts at a time with a progress bar
+    counting texts (shown when ``progress``)."""
+    parts = []
+    with tqdm(total=len(texts), desc=desc, unit="text", disable=not progress) as bar:
+        for start in range(0, len(texts), CHUNK):
+            parts.append(predictor.predict_proba(texts[start : start + CHUNK]))
+            bar.update(len(parts[-1]))
+    return np.concatenate(parts) if parts else predictor.predict_proba([])
 
 
 def load_predictor(path: str | Path) -> ProbabilisticClassifier:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from mindscreen.data import read_texts, write_table
 from mindscreen.pipeline.pipeline import Pipeline
 from mindscreen.pipeline.store import load_pipeline
@@ -16,6 +18,7 @@ def predict_table(
     input_path: str | Path,
     output_path: str | Path,
     text_column: str = "text",
+    progress: bool = False,
 ) -> int:
     """Classify every text of a table and write it back with the pipeline's decisions.
 
@@ -27,6 +30,7 @@ def predict_table(
         input_path: CSV, TSV, JSONL or Parquet file.
         output_path: where to write, format by extension.
         text_column: the column holding the texts.
+        progress: show a progress bar over the texts.
 
     Returns:
         The number of rows written.
@@ -34,9 +38,11 @@ def predict_table(
     if not isinstance(pipeline, Pipeline):
         pipeline = load_pipeline(pipeline)
     frame, texts = read_texts(input_path, text_column)
-    results = [
-        r for start in range(0, len(texts), CHUNK) for r in pipeline.classify(texts[start : start + CHUNK])
-    ]
+    results = []
+    with tqdm(total=len(texts), desc="predict", unit="text", disable=not progress) as bar:
+        for start in range(0, len(texts), CHUNK):
+            results.extend(pipeline.classify(texts[start : start + CHUNK]))
+            bar.update(min(CHUNK, len(texts) - start))
     delimited = Path(output_path).suffix.lower() in {".csv", ".tsv"}
     frame = frame.copy()
 
