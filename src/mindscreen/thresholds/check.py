@@ -147,6 +147,23 @@ def fit_thresholds_checked(
     return thresholds, check
 
 
+def _predict_out_of_fold(
+    truth: np.ndarray,
+    probs: np.ndarray,
+    fold_of: np.ndarray,
+    folds: int,
+    multi_label: bool,
+    grid: Sequence[float] | np.ndarray | None,
+) -> np.ndarray:
+    """(N, C) 0/1 predictions, each fold's rows thresholded by a fit on the other folds' rows."""
+    predicted = np.empty(probs.shape, dtype=bool)
+    for fold in range(folds):
+        held = fold_of == fold  # (N,)
+        thresholds = fit_thresholds(truth[~held], probs[~held], multi_label, grid)
+        predicted[held] = apply_thresholds(probs[held], thresholds, multi_label).astype(bool)
+    return predicted
+
+
 # Folds used, OOF F1, default F1, win rate, all (C,); notes.
 _OutOfFold = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
 
@@ -169,12 +186,7 @@ def _out_of_fold_multi_class(
         notes.append("too few dev rows to check: argmax (default thresholds) kept")
         nothing = np.full(num_classes, np.nan)
         return np.zeros(num_classes, dtype=int), nothing, default_f1, nothing, notes
-    fold_of = _fold_ids(classes, used, seed)  # (N,)
-    predicted = np.empty((num_rows, num_classes), dtype=bool)
-    for fold in range(used):
-        held = fold_of == fold
-        thresholds = fit_thresholds(truth[~held], probs[~held], False, grid)
-        predicted[held] = apply_thresholds(probs[held], thresholds, False).astype(bool)
+    predicted = _predict_out_of_fold(truth, probs, _fold_ids(classes, used, seed), used, False, grid)
     oof_f1 = _weighted_f1(truth, predicted, np.ones((1, num_rows)))[0]
     oof_macro = _weighted_f1(truth, predicted, weights).mean(axis=1)  # (R,) macro-F1 per resample
     default_macro = _weighted_f1(truth, default, weights).mean(axis=1)
@@ -197,13 +209,9 @@ def _out_of_fold_multi_label(
     default_f1 = _weighted_f1(truth, default, np.ones((1, num_rows)))[0]
     oof_f1, win_rate = np.full(num_classes, np.nan), np.full(num_classes, np.nan)
     for c in np.flatnonzero(used):
-        fold_of = _fold_ids(truth[:, c], int(used[c]), seed)  # (N,)
-        predicted = np.empty((num_rows, 1), dtype=bool)
-        for fold in range(used[c]):
-            held = fold_of == fold
-            threshold = fit_thresholds(truth[~held, c, None], probs[~held, c, None], True, grid)[0]
-            predicted[held, 0] = probs[held, c] >= threshold
         column = truth[:, c, None]
+        fold_of = _fold_ids(truth[:, c], int(used[c]), seed)  # (N,)
+        predicted = _predict_out_of_fold(column, probs[:, c, None], fold_of, int(used[c]), True, grid)
         oof_f1[c] = _weighted_f1(column, predicted, np.ones((1, num_rows)))[0, 0]
         wins = _weighted_f1(column, predicted, weights) > _weighted_f1(column, default[:, c, None], weights)
         win_rate[c] = wins.mean()
