@@ -46,7 +46,7 @@ from mindscreen.ensemble.spec import (
 from mindscreen.ensemble.stacking import STACKING_FILE, fit_stacking
 from mindscreen.linear import LinearPredictor, is_linear_dir
 from mindscreen.rundir import METRICS_FILE, THRESHOLDS_FILE, read_json, write_json
-from mindscreen.thresholds import fit_thresholds_checked
+from mindscreen.thresholds import fit_thresholds_checked, threshold_summary
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def _fit_combination(
         dev_combined = np.tensordot(weights, dev_probs, axes=1)  # (N, C)
     # Checked out of fold as a run's are (same folds and seed): kept only where they beat the defaults.
     thresholds, check = fit_thresholds_checked(y_dev, dev_combined, multi_label)
-    details["thresholds"] = {"fitted_on_dev": True, "checked": True, **check.to_dict(splits.label_names)}
+    details["thresholds"] = threshold_summary(True, check.to_dict(splits.label_names))
     ensemble = Ensemble(members, combine.method, thresholds, weights, stacker, spec.name)
     return ensemble, dev_combined, details
 

@@ -13,7 +13,7 @@ keeps a fitted threshold only where its K-fold out-of-fold F1 on dev beats the d
 bootstrap resamples of dev (``confidence``).
 """
 
-from mindscreen.thresholds.check import ThresholdCheck, fit_thresholds_checked
+from mindscreen.thresholds.check import ThresholdCheck, fit_thresholds_checked, threshold_summary
 from mindscreen.thresholds.fit import fit_thresholds
 from mindscreen.thresholds.rules import (
     MULTI_LABEL_DEFAULT,
@@ -30,4 +30,5 @@ __all__ = [
     "default_thresholds",
     "fit_thresholds",
     "fit_thresholds_checked",
+    "threshold_summary",
 ]

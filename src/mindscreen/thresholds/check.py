@@ -72,6 +72,12 @@ class ThresholdCheck:
         return summary
 
 
+def threshold_summary(fitted_on_dev: bool, check: dict[str, Any] | None) -> dict[str, Any]:
+    """metrics.json's ``thresholds``: fitted on dev or not, and the check (``ThresholdCheck.to_dict``)
+    when there was one; the report reads it."""
+    return {"fitted_on_dev": fitted_on_dev, "checked": check is not None, **(check or {})}
+
+
 def fit_thresholds_checked(
     y_true: np.ndarray,
     probs: np.ndarray,

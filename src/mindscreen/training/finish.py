@@ -23,7 +23,12 @@ from mindscreen.inference import predict_logits, to_probs
 from mindscreen.metrics import compute_metrics, expected_calibration_error
 from mindscreen.modeling import load_model
 from mindscreen.rundir import METRICS_FILE, write_calibration, write_json, write_predictions, write_thresholds
-from mindscreen.thresholds import default_thresholds, fit_thresholds, fit_thresholds_checked
+from mindscreen.thresholds import (
+    default_thresholds,
+    fit_thresholds,
+    fit_thresholds_checked,
+    threshold_summary,
+)
 from mindscreen.training.batching import encode_split
 from mindscreen.training.checkpoint import TrainState
 
@@ -73,11 +78,7 @@ def finish_run(
         "primary_metric": config.train.metric,
         "best_step": state.best_step,
         "steps": state.step,
-        "thresholds": {
-            "fitted_on_dev": config.train.fit_thresholds,
-            "checked": check is not None,
-            **(check or {}),
-        },
+        "thresholds": threshold_summary(config.train.fit_thresholds, check),
     }
     for name, (truth, split_probs) in probs.items():
         args = (truth, split_probs, labels, multi_label)
