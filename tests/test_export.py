@@ -99,14 +99,21 @@ def test_text_encoder_gives_the_ids_of_the_transformers_tokenizer(
     assert encoder.pad_id == reference.pad_token_id
 
 
+def heavy_imports_after(code: str) -> str:
+    """Which of torch and transformers a fresh interpreter has imported after running ``code``."""
+    report = "import sys; print(','.join(m for m in ('torch', 'transformers') if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{report}"], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
 def test_the_onnx_path_imports_neither_torch_nor_transformers(exported: Path) -> None:
     code = (
-        "import sys; from mindscreen.export import OnnxPredictor;"
-        f"OnnxPredictor.from_dir({str(exported)!r}).predict_proba(['hello']);"
-        "print(','.join(m for m in ('torch', 'transformers') if m in sys.modules))"
+        "from mindscreen.export import OnnxPredictor\n"
+        f"OnnxPredictor.from_dir({str(exported)!r}).predict_proba(['hello'])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert heavy_imports_after(code) == ""
 
 
 def test_load_predictor_returns_the_onnx_predictor_for_an_export_directory(exported: Path) -> None:
@@ -192,9 +199,6 @@ def test_cli_predict_runs_an_export_on_one_text_and_on_a_file(
 def test_serving_an_export_as_a_pipeline_imports_neither_torch_nor_transformers(exported: Path) -> None:
     """Why the pipeline store checks for an export itself instead of calling load_predictor."""
     code = (
-        "import sys; from mindscreen.pipeline import load_pipeline;"
-        f"load_pipeline({str(exported)!r}).classify(['hello']);"
-        "print(','.join(m for m in ('torch', 'transformers') if m in sys.modules))"
+        f"from mindscreen.pipeline import load_pipeline; load_pipeline({str(exported)!r}).classify(['hello'])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert heavy_imports_after(code) == ""
