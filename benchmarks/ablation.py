@@ -41,9 +41,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 # One technique per row: config overrides on top of the baseline. ``all`` is built from these.
 TECHNIQUES: dict[str, list[str]] = {
-    "focal": ["train.loss=focal", "train.focal_gamma=2.0"],
-    "class_weights": ["train.class_weights=effective", "train.class_weight_beta=0.999"],
-    "label_smoothing": ["train.label_smoothing=0.1"],
+    "focal": ["train.loss=focal", "train.loss.focal.gamma=2.0"],
+    "class_weights": ["train.loss.class_weights=effective", "train.loss.class_weight_beta=0.999"],
+    "label_smoothing": ["train.loss.label_smoothing=0.1"],
     "asymmetric": ["train.loss=asymmetric"],  # multi-label only
     "sampling": ["train.sampling=class_balanced", "train.sampling_power=0.5"],
     "augmentation": ["augment.probability=0.5", "augment.minority_only=false"],

@@ -36,10 +36,11 @@ from mindscreen.data import Splits, load_splits
 from mindscreen.export import OnnxPredictor, check_export, export_onnx
 from mindscreen.pipeline import Pipeline, Policy
 from mindscreen.pipeline.fitting import build_pipeline
-from mindscreen.pipeline.floors import macro_f1, recalls
+from mindscreen.pipeline.floors import recalls
 from mindscreen.pipeline.lexicon import Lexicon
 from mindscreen.pipeline.spec import validate_spec
-from mindscreen.predictor import Predictor
+from mindscreen.predictors.run import RunPredictor
+from mindscreen.scores import macro_f1
 from mindscreen.thresholds import apply_thresholds
 
 STAGE1 = "stage 1 alone: lexicon + TF-IDF screen"
@@ -79,7 +80,7 @@ def bench_backends(
     assert splits.test is not None
     texts, y = splits.test.texts[: args.max_texts], splits.test.labels[: args.max_texts]
     backends: dict[str, Any] = {
-        "torch fp32": Predictor.from_dir(run, device="cpu"),
+        "torch fp32": RunPredictor.from_dir(run, device="cpu"),
         "ONNX fp32": OnnxPredictor.from_dir(export, int8=False, threads=args.threads),
         "ONNX int8": OnnxPredictor.from_dir(export, int8=True, threads=args.threads),
     }
@@ -212,7 +213,7 @@ def main() -> None:
         args.singles, args.batch_sizes = 10, [32]
     if args.run is None or not args.critical:
         parser.error("give a run directory and --critical LABEL [...] (or --smoke)")
-    from mindscreen.evaluation import run_data_config
+    from mindscreen.rundir import run_data_config
 
     data = DataConfig(dir=args.data) if args.data else run_data_config(args.run)
     splits = load_splits(data)

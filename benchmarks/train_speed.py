@@ -36,8 +36,8 @@ from transformers import TrainerCallback
 
 from mindscreen.config import load_config
 from mindscreen.data import Splits, load_splits
-from mindscreen.inference import to_probs
 from mindscreen.modeling import resolve_encoder
+from mindscreen.probabilities import to_probabilities
 from mindscreen.training import train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -173,7 +173,7 @@ def run_trainer(splits: Splits, encoder: str, args: argparse.Namespace) -> dict:
         logits = trainer.predict(rows(splits.test.texts, splits.test.labels)).predictions
     tokens = sum(len(r["input_ids"]) for r in train_rows) * args.epochs
     samples = len(train_rows) * args.epochs
-    probs = to_probs(np.asarray(logits, dtype=np.float32), splits.multi_label)
+    probs = to_probabilities(np.asarray(logits, dtype=np.float32), splits.multi_label)
     return {
         "samples_per_s": samples / seconds,
         "tokens_per_s": tokens / seconds,

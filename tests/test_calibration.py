@@ -3,17 +3,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mindscreen.calibration import apply_temperature, fit_temperature
-from mindscreen.inference import to_probs
+from mindscreen.calibration import fit_temperature
 from mindscreen.metrics import expected_calibration_error
-from mindscreen.predictor import Predictor
+from mindscreen.predictors.run import RunPredictor
+from mindscreen.probabilities import apply_temperature, to_probabilities
 
 
 def _over_confident(multi_label: bool, scale: float, n: int = 20000, c: int = 4, seed: int = 0):
     """Labels drawn from calibrated logits, returned with those logits multiplied by ``scale``."""
     rng = np.random.default_rng(seed)
     logits = rng.normal(0, 1.5, size=(n, c))
-    probs = to_probs(logits.astype(np.float32), multi_label)
+    probs = to_probabilities(logits.astype(np.float32), multi_label)
     if multi_label:
         labels = (rng.random((n, c)) < probs).astype(np.float32)
     else:
@@ -27,9 +27,9 @@ def test_fitted_temperature_undoes_a_known_over_confidence(multi_label: bool) ->
     logits, labels = _over_confident(multi_label, scale=3.0)
     temperature = fit_temperature(logits, labels, multi_label)
     assert temperature.shape == (1,) and temperature[0] == pytest.approx(3.0, rel=0.1)
-    before = expected_calibration_error(labels, to_probs(logits, multi_label), multi_label)
+    before = expected_calibration_error(labels, to_probabilities(logits, multi_label), multi_label)
     after = expected_calibration_error(
-        labels, to_probs(apply_temperature(logits, temperature), multi_label), multi_label
+        labels, to_probabilities(apply_temperature(logits, temperature), multi_label), multi_label
     )
     assert after < before / 2
 
@@ -65,9 +65,9 @@ def test_mismatched_shapes_and_methods_are_explained() -> None:
 
 
 def test_predictor_divides_logits_by_the_run_temperature(trained_run: Path) -> None:
-    plain = Predictor.from_dir(trained_run)
+    plain = RunPredictor.from_dir(trained_run)
     texts = ["i cannot sleep before exams", "a calm walk by the sea"]
-    warmer = Predictor(plain.model, plain.tokenizer, plain.thresholds, temperature=np.array([2.0]))
+    warmer = RunPredictor(plain.model, plain.tokenizer, plain.thresholds, temperature=np.array([2.0]))
     raw_logits = np.log(plain.predict_proba(texts)) - np.log1p(-plain.predict_proba(texts))
     expected = 1 / (1 + np.exp(-raw_logits / 2.0))
     np.testing.assert_allclose(warmer.predict_proba(texts), expected, atol=1e-5)

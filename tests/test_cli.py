@@ -57,10 +57,16 @@ def test_evaluate_prints_metrics_and_writes_json(
 def test_predict_one_text_prints_labels_and_probabilities(
     trained_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["-q", "predict", str(trained_run), "exams next week and i cannot sleep"]) == 0
+    from mindscreen.predictors import load_predictor
+
+    text = "exams next week and i cannot sleep"
+    assert main(["-q", "predict", str(trained_run), text]) == 0
     result = json.loads(capsys.readouterr().out)
-    labels = json.loads((trained_run / "model.json").read_text())["labels"]
-    assert set(result["probabilities"]) == set(labels) and set(result["labels"]) <= set(labels)
+    predictor = load_predictor(trained_run)
+    assert result["labels"] == predictor.predict([text])[0]
+    expected = dict(zip(predictor.labels, predictor.predict_proba([text])[0].tolist(), strict=True))
+    assert result["probabilities"] == pytest.approx(expected, abs=1e-5)
+    assert result["stage"] == "model" and result["risk"] in {"none", "low", "moderate", "high", "crisis"}
 
 
 def test_predict_file_keeps_input_columns_and_adds_labels_and_probabilities(
@@ -72,15 +78,16 @@ def test_predict_file_keeps_input_columns_and_adds_labels_and_probabilities(
     assert main(["-q", "predict", str(trained_run), "--input", str(source), "--output", str(target)]) == 0
     result = pd.read_csv(target)
     assert list(result["id"]) == [1, 2]
-    assert "labels" in result and any(c.startswith("prob_") for c in result.columns)
+    assert {"labels", "risk", "stage", "needs_review", "review_reasons"} <= set(result.columns)
+    assert any(c.startswith("prob_") for c in result.columns)
 
 
 def test_predict_file_works_through_chunks_with_a_progress_bar_and_equals_one_call(
     trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mindscreen.predictor import load_predictor
+    from mindscreen.predictors import load_predictor
 
-    monkeypatch.setattr("mindscreen.predictor.CHUNK", 7)
+    monkeypatch.setattr("mindscreen.predictors.protocol.CHUNK", 7)
     texts = [f"exam number {i} keeps me awake" for i in range(20)]
     source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     pd.DataFrame({"text": texts}).to_json(source, orient="records", lines=True)

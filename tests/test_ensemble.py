@@ -20,11 +20,11 @@ from mindscreen.ensemble import (
     load_spec,
     validate_spec,
 )
-from mindscreen.ensemble.combine import SEARCH_GRID, score
-from mindscreen.evaluation import run_data_config
-from mindscreen.inference import to_probs
+from mindscreen.ensemble.combine import SEARCH_GRID
 from mindscreen.metrics import compute_metrics
-from mindscreen.rundir import read_predictions, read_thresholds
+from mindscreen.probabilities import to_probabilities
+from mindscreen.rundir import read_predictions, read_thresholds, run_data_config
+from mindscreen.scores import score
 from mindscreen.thresholds import apply_thresholds, fit_thresholds
 
 from .conftest import tiny_config
@@ -188,7 +188,7 @@ def test_identical_members_equal_the_member(trained_run: Path, tmp_path: Path) -
     logits, _ = read_predictions(trained_run, "test") or (None, None)
     assert logits is not None
     test_texts = load_splits(DataConfig(dir="demo")).test.texts  # type: ignore[union-attr]
-    member_probs = to_probs(logits, multi_label=True)
+    member_probs = to_probabilities(logits, multi_label=True)
     np.testing.assert_allclose(result.ensemble.predict_proba(test_texts), member_probs, atol=1e-5)
     np.testing.assert_allclose(
         result.ensemble.thresholds, read_thresholds(trained_run, result.ensemble.labels)

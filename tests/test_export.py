@@ -117,7 +117,7 @@ def test_the_onnx_path_imports_neither_torch_nor_transformers(exported: Path) ->
 
 
 def test_load_predictor_returns_the_onnx_predictor_for_an_export_directory(exported: Path) -> None:
-    from mindscreen.predictor import load_predictor
+    from mindscreen.predictors import load_predictor
 
     predictor = load_predictor(exported)
     texts = dev_texts()[:5]
@@ -131,7 +131,7 @@ def test_load_predictor_returns_the_onnx_predictor_for_an_export_directory(expor
 def test_a_missing_onnxruntime_names_the_extra_to_install(
     exported: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mindscreen.predictor import load_predictor
+    from mindscreen.predictors import load_predictor
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what an environment without it imports
 
@@ -142,7 +142,7 @@ def test_a_missing_onnxruntime_names_the_extra_to_install(
 def test_an_export_carries_the_run_config_so_evaluate_reads_its_data_columns(
     trained_run: Path, exported: Path
 ) -> None:
-    from mindscreen.evaluation import run_data_config
+    from mindscreen.rundir import run_data_config
 
     assert (exported / "config.yaml").read_text() == (trained_run / "config.yaml").read_text()
     assert run_data_config(exported) == run_data_config(trained_run)

@@ -15,12 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from mindscreen import inference
 from mindscreen.config import ModelConfig
 from mindscreen.data import resolve_data_dir
-from mindscreen.inference import predict_logits
+from mindscreen.inference import encode_texts, forward, predict_logits
 from mindscreen.modeling import Classifier, build_model
-from mindscreen.training.batching import encode_texts
 
 LABELS = ["neutral", "stress", "anxiety"]
 
@@ -65,7 +63,7 @@ def test_out_of_memory_halves_the_batch_and_gives_the_logits_of_a_pass_without_i
     model, ids, pad_id, texts = model_and_ids
     expected = predict_logits(model, ids, pad_id, 16)
     freed: list[torch.device] = []
-    monkeypatch.setattr(inference, "free_memory", freed.append)
+    monkeypatch.setattr(forward, "free_memory", freed.append)
     wrapper = OutOfMemoryAbove(model, limit=5)
 
     with caplog.at_level(logging.WARNING, logger="mindscreen.inference"):
@@ -88,7 +86,7 @@ def test_out_of_memory_on_a_single_text_raises_an_error_that_names_the_batch_set
     model_and_ids, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     model, ids, pad_id, _ = model_and_ids
-    monkeypatch.setattr(inference, "free_memory", lambda device: None)
+    monkeypatch.setattr(forward, "free_memory", lambda device: None)
     wrapper = OutOfMemoryAbove(model, limit=0).train()
 
     with (

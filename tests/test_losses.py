@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from mindscreen.config import TrainConfig
-from mindscreen.losses import AsymmetricLoss, FocalLoss, build_class_weights, build_loss
+from mindscreen.config import load_config
+from mindscreen.losses import LOSSES, LossConfig, build_class_weights, build_loss
 
 
 def test_auto_picks_bce_for_multi_label_and_cross_entropy_otherwise() -> None:
@@ -29,22 +29,23 @@ def _data(multi_label: bool, n: int = 16, c: int = 5, seed: int = 0) -> tuple[to
     return logits, F.one_hot(torch.randint(0, c, (n,), generator=generator), c).float()
 
 
-def _config(**values: object) -> TrainConfig:
-    return TrainConfig.model_validate(values)
+def _config(name: str = "auto", **values: object) -> LossConfig:
+    """A ``train.loss`` section: ``focal={"gamma": 0}`` sets a loss's own parameters."""
+    return LossConfig.model_validate({"name": name, **values})
 
 
 def test_focal_loss_with_gamma_zero_is_exactly_cross_entropy_and_bce() -> None:
     logits, onehot = _data(multi_label=False)
-    focal = build_loss("focal", False, _config(focal_gamma=0.0))(logits, onehot)
+    focal = build_loss(_config("focal", focal={"gamma": 0.0}), False)(logits, onehot)
     torch.testing.assert_close(focal, F.cross_entropy(logits, onehot.argmax(-1)))
     logits, multi = _data(multi_label=True)
-    focal = build_loss("focal", True, _config(focal_gamma=0.0))(logits, multi)
+    focal = build_loss(_config("focal", focal={"gamma": 0.0}), True)(logits, multi)
     torch.testing.assert_close(focal, F.binary_cross_entropy_with_logits(logits, multi))
 
 
 def test_focal_loss_never_exceeds_cross_entropy_and_shrinks_easy_examples_most() -> None:
     logits, onehot = _data(multi_label=False, n=64)
-    focal = FocalLoss(gamma=2.0)
+    focal = build_loss(_config("focal", focal={"gamma": 2.0}), False)
     per_example_focal = torch.stack([focal(logits[i : i + 1], onehot[i : i + 1]) for i in range(64)])
     per_example_ce = F.cross_entropy(logits, onehot.argmax(-1), reduction="none")
     assert torch.all(per_example_focal <= per_example_ce + 1e-6)
@@ -56,7 +57,7 @@ def test_focal_loss_never_exceeds_cross_entropy_and_shrinks_easy_examples_most()
 def test_focal_alpha_per_class_weighs_each_class_term() -> None:
     logits, onehot = _data(multi_label=False)
     alpha = [0.1, 0.2, 0.3, 0.4, 0.5]
-    got = FocalLoss(gamma=0.0, alpha=alpha)(logits, onehot)
+    got = build_loss(_config("focal", focal={"gamma": 0.0, "alpha": alpha}), False)(logits, onehot)
     expected = F.cross_entropy(logits, onehot.argmax(-1), weight=torch.tensor(alpha), reduction="sum") / 16
     torch.testing.assert_close(got, expected)
 
@@ -64,20 +65,22 @@ def test_focal_alpha_per_class_weighs_each_class_term() -> None:
 def test_focal_alpha_of_the_wrong_length_is_explained() -> None:
     labels = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
     with pytest.raises(ValueError, match="one alpha per label"):
-        build_loss("focal", False, _config(focal_alpha=[0.5, 0.5]), labels)
+        build_loss(_config("focal", focal={"alpha": [0.5, 0.5]}), False, labels)
     with pytest.raises(ValueError, match="one alpha per class"):
-        FocalLoss(alpha=0.25, multi_label=False)
+        build_loss(_config("focal", focal={"alpha": 0.25}), False, labels)
 
 
 def test_asymmetric_loss_without_focusing_or_clip_is_exactly_bce() -> None:
     logits, multi = _data(multi_label=True)
-    loss = AsymmetricLoss(gamma_pos=0.0, gamma_neg=0.0, clip=0.0)(logits, multi)
+    asymmetric = {"gamma_pos": 0.0, "gamma_neg": 0.0, "clip": 0.0}
+    loss = build_loss(_config("asymmetric", asymmetric=asymmetric), True)(logits, multi)
     torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(logits, multi))
 
 
 def test_asymmetric_clip_discards_easy_negatives() -> None:
     logits = torch.tensor([[-5.0, 0.0]], requires_grad=True)  # p = 0.0067 (easy) and 0.5
-    AsymmetricLoss(gamma_pos=0.0, gamma_neg=0.0, clip=0.05)(logits, torch.zeros(1, 2)).backward()
+    asymmetric = {"gamma_pos": 0.0, "gamma_neg": 0.0, "clip": 0.05}
+    build_loss(_config("asymmetric", asymmetric=asymmetric), True)(logits, torch.zeros(1, 2)).backward()
     assert logits.grad is not None
     assert logits.grad[0, 0] == 0 and logits.grad[0, 1] > 0
 
@@ -89,10 +92,10 @@ def test_asymmetric_loss_on_multi_class_data_is_refused_with_the_fix() -> None:
 
 def test_label_smoothing_matches_torch_for_multi_class_and_halves_toward_half_for_multi_label() -> None:
     logits, onehot = _data(multi_label=False)
-    got = build_loss("cross_entropy", False, _config(label_smoothing=0.1))(logits, onehot)
+    got = build_loss(_config("cross_entropy", label_smoothing=0.1), False)(logits, onehot)
     torch.testing.assert_close(got, F.cross_entropy(logits, onehot.argmax(-1), label_smoothing=0.1))
     logits, multi = _data(multi_label=True)
-    got = build_loss("bce", True, _config(label_smoothing=0.2))(logits, multi)
+    got = build_loss(_config("bce", label_smoothing=0.2), True)(logits, multi)
     torch.testing.assert_close(got, F.binary_cross_entropy_with_logits(logits, multi * 0.8 + 0.1))
 
 
@@ -129,7 +132,7 @@ def test_multi_label_class_weights_balance_each_label_and_keep_its_total() -> No
 def test_weighted_cross_entropy_sums_class_weighted_terms_over_the_batch() -> None:
     logits, onehot = _data(multi_label=False)
     labels = onehot.numpy()
-    loss = build_loss("cross_entropy", False, _config(class_weights="inverse"), labels)
+    loss = build_loss(_config("cross_entropy", class_weights="inverse"), False, labels)
     weights = build_class_weights(labels, "inverse")
     assert weights is not None
     expected = F.cross_entropy(
@@ -138,16 +141,44 @@ def test_weighted_cross_entropy_sums_class_weighted_terms_over_the_batch() -> No
     torch.testing.assert_close(loss(logits, onehot), expected / 16)
 
 
-@pytest.mark.parametrize(
-    ("name", "multi_label"),
-    [("cross_entropy", False), ("bce", False), ("bce", True), ("focal", False), ("focal", True)]
-    + [("asymmetric", True)],
-)
+LOSS_TASKS = [
+    (name, multi_label)
+    for name, definition in LOSSES.items()
+    for multi_label in (False, True)
+    if ("multi_label" if multi_label else "multi_class") in definition.tasks
+]
+
+
+@pytest.mark.parametrize(("name", "multi_label"), LOSS_TASKS)
 def test_every_loss_stays_finite_with_gradients_on_extreme_logits(name: str, multi_label: bool) -> None:
     logits, targets = _data(multi_label)
     logits = (logits * 30).requires_grad_()
-    config = _config(class_weights="effective", label_smoothing=0.1, focal_gamma=0.5, asl_gamma_neg=0.5)
-    loss = build_loss(name, multi_label, config, targets.numpy())(logits, targets)
+    config = _config(name, class_weights="effective", label_smoothing=0.1)
+    loss = build_loss(config, multi_label, targets.numpy())(logits, targets)
     loss.backward()
     assert loss.ndim == 0 and torch.isfinite(loss)
     assert logits.grad is not None and torch.all(torch.isfinite(logits.grad))
+
+
+def test_the_config_section_lists_every_registered_loss_and_its_parameters() -> None:
+    sections = {name for name, field in LossConfig.model_fields.items() if name in LOSSES}
+    with_params = {name for name, definition in LOSSES.items() if definition.params.model_fields}
+    assert sections == with_params == {"focal", "asymmetric"}
+    for name in LOSSES:
+        assert load_config(None, [f"train.loss={name}"]).train.loss.name == name
+
+
+def test_old_flat_loss_keys_still_load_into_the_loss_section() -> None:
+    config = load_config(None, ["train.loss=focal", "train.focal_gamma=1.5", "train.class_weights=inverse"])
+    loss = config.train.loss
+    assert (loss.name, loss.focal.gamma, loss.class_weights) == ("focal", 1.5, "inverse")
+    from mindscreen.config import validate_config
+
+    raw = {"train": {"loss": "asymmetric", "asl_clip": 0.1, "label_smoothing": 0.05}}
+    loss = validate_config(raw).train.loss
+    assert (loss.name, loss.asymmetric.clip, loss.label_smoothing) == ("asymmetric", 0.1, 0.05)
+
+
+def test_naming_the_loss_keeps_the_settings_beside_it() -> None:
+    loss = load_config(None, ["train.loss.label_smoothing=0.1", "train.loss=focal"]).train.loss
+    assert (loss.name, loss.label_smoothing) == ("focal", 0.1)

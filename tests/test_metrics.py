@@ -109,7 +109,7 @@ def test_primary_metric_reads_each_registered_name() -> None:
 
 
 def test_primary_metric_lists_valid_names_for_unknown_name() -> None:
-    with pytest.raises(ValueError, match="valid names are: accuracy, macro_f1, micro_f1, weighted_f1"):
+    with pytest.raises(ValueError, match="choose one of: macro_f1, micro_f1, weighted_f1, accuracy"):
         primary_metric({"macro_f1": 0.5}, "f1")
 
 
@@ -143,3 +143,38 @@ def test_ece_is_large_for_overconfident_predictions() -> None:
 def test_label_names_must_match_columns() -> None:
     with pytest.raises(ValueError, match="3 distinct names"):
         compute_metrics(_one_hot([0, 1]), np.eye(3)[:2], ["a", "b"], multi_label=False)
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_f1_precision_and_recall_agree_with_scikit_learn(multi_label: bool) -> None:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    rng = np.random.default_rng(7)
+    num_rows, num_classes = 60, 5
+    probs = rng.random((num_rows, num_classes))
+    if multi_label:
+        y_true = (rng.random((num_rows, num_classes)) < 0.3).astype(int)
+        y_true[:, 4] = 0  # a label never true: zero_division must agree
+    else:
+        y_true = _one_hot(rng.integers(0, num_classes - 1, num_rows).tolist(), num_classes)
+        probs /= probs.sum(axis=1, keepdims=True)
+    names = [f"c{i}" for i in range(num_classes)]
+    ours = compute_metrics(y_true, probs, names, multi_label)
+    pred = (probs >= 0.5).astype(int) if multi_label else np.eye(num_classes, dtype=int)[probs.argmax(1)]
+    y_t, y_p = (y_true, pred) if multi_label else (y_true.argmax(1), pred.argmax(1))
+    labels = list(range(num_classes))
+    for average in ("macro", "micro", "weighted"):
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y_t, y_p, labels=labels, average=average, zero_division=0
+        )
+        assert ours[f"{average}_f1"] == pytest.approx(f1, abs=1e-12)
+        if average == "macro":
+            assert ours["macro_precision"] == pytest.approx(precision, abs=1e-12)
+            assert ours["macro_recall"] == pytest.approx(recall, abs=1e-12)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_t, y_p, labels=labels, average=None, zero_division=0
+    )
+    for c, name in enumerate(names):
+        row = ours["per_class"][name]
+        assert (row["precision"], row["recall"], row["f1"]) == pytest.approx((precision[c], recall[c], f1[c]))
+        assert row["support"] == support[c]

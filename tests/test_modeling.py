@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from mindscreen.config import ModelConfig
+from mindscreen.inference import collate, encode_texts
 from mindscreen.modeling import build_model, load_model, save_model
-from mindscreen.training.batching import collate, encode_texts
 
 LABELS = ["neutral", "stress", "anxiety"]
 TEXTS = ["i feel fine today", "work is piling up and i cannot sleep at all this week", "ok"]

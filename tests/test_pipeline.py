@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,10 @@ from mindscreen.pipeline import (
     load_spec,
     predict_table,
 )
-from mindscreen.pipeline.decisions import compose, risk_levels, route, screen_scores
-from mindscreen.pipeline.floors import fit_cutoff, fit_recall_thresholds, macro_f1, recalls
+from mindscreen.pipeline.decisions import risk_levels
+from mindscreen.pipeline.floors import fit_cutoff, fit_recall_thresholds, recalls
+from mindscreen.pipeline.stages import ModelStage, Scores, ScreenStage
+from mindscreen.scores import macro_f1
 from mindscreen.thresholds import apply_thresholds
 
 LABELS = ["neutral", "stress", "suicidal_ideation"]
@@ -50,18 +53,32 @@ class StubPredictor:
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         self.seen.extend(texts)
+        return self.lookup(texts)
+
+    def lookup(self, texts: list[str]) -> np.ndarray:
         return np.array([self.table[t] for t in texts], dtype=float).reshape(len(texts), len(self._labels))
+
+    def member_probas(self, texts: list[str]) -> np.ndarray:
+        return self.predict_proba(texts)[None]
+
+    def combine(self, member_probs: np.ndarray) -> np.ndarray:
+        return member_probs[0]
 
     def save(self, directory: Path) -> None:  # pragma: no cover - never saved in these tests
         raise NotImplementedError
 
 
 class StubEnsemble(StubPredictor):
-    """Members' probabilities from a table; ``predict_proba`` gives the combined ones."""
+    """Members' probabilities from a table; ``combine`` gives the combined ones of the same texts."""
 
     def member_probas(self, texts: list[str]) -> np.ndarray:
         assert self.members is not None
+        self.seen.extend(texts)
+        self.last = texts
         return np.array([[self.members[t][m] for t in texts] for m in range(len(self.members[texts[0]]))])
+
+    def combine(self, member_probs: np.ndarray) -> np.ndarray:
+        return self.lookup(self.last)
 
 
 def policy(**settings: float | None) -> Policy:
@@ -141,29 +158,29 @@ def synthetic_dev(seed: int = 1) -> dict[str, np.ndarray]:
     }
 
 
+def stages_for(dev: dict[str, np.ndarray], rules: Policy, thresholds: np.ndarray) -> tuple[Any, ...]:
+    """The screen and model stages over the synthetic dev scores, for fit_cutoff."""
+    screen = ScreenStage(StubPredictor({}), 0.0, rules)  # stage-1 thresholds: 0.5 each
+    model = ModelStage(StubPredictor({}), thresholds, rules)
+    return screen, dev["screen"], model, Scores(probs=dev["model"], members=dev["model"][None])
+
+
 def test_fitted_cutoff_keeps_end_to_end_critical_recall_at_the_floor() -> None:
     dev, rules = synthetic_dev(), policy()
     thresholds = fit_recall_thresholds(dev["y"], dev["model"], np.full(3, 0.5), rules, floor=0.95)
 
-    fit = fit_cutoff(
-        dev["y"], dev["flagged"], dev["screen"], np.full(3, 0.5), dev["model"], thresholds, rules, 0.95, None
-    )
+    fit = fit_cutoff(dev["y"], dev["flagged"], *stages_for(dev, rules, thresholds), 0.95, None)
 
-    at_screen = route(screen_scores(dev["screen"], rules), dev["flagged"], fit.cutoff)
-    decided = compose(
-        at_screen,
-        dev["flagged"],
-        dev["screen"],
-        np.full(3, 0.5),
-        dev["model"][~at_screen],
-        thresholds,
-        None,
-        rules,
-    )
-    (recall,) = recalls(dev["y"], decided.preds, rules.critical)
+    # The documented rule, computed here without the pipeline's code: stage 1 decides texts without a
+    # crisis phrase whose highest risk-label probability is below the cutoff, with safe labels only.
+    at_screen = ~dev["flagged"] & (dev["screen"][:, 1:].max(axis=1) < fit.cutoff)
+    preds = (dev["model"] >= thresholds).astype(int)
+    preds[at_screen] = 0
+    preds[at_screen, 0] = dev["screen"][at_screen, 0] >= 0.5
+    (recall,) = recalls(dev["y"], preds, rules.critical)
     assert recall is not None and recall >= 0.95
     assert 0 < fit.screen_share == pytest.approx(at_screen.mean())
-    assert not at_screen[dev["flagged"]].any()
+    assert fit.critical_recall == [pytest.approx(recall)]
 
 
 def test_cutoff_with_a_macro_f1_guard_stays_within_the_allowed_drop() -> None:
@@ -171,9 +188,7 @@ def test_cutoff_with_a_macro_f1_guard_stays_within_the_allowed_drop() -> None:
     thresholds = np.full(3, 0.5)
     baseline = macro_f1(dev["y"], apply_thresholds(dev["model"], thresholds, True))
 
-    fit = fit_cutoff(
-        dev["y"], dev["flagged"], dev["screen"], thresholds, dev["model"], thresholds, rules, 0.5, 0.005
-    )
+    fit = fit_cutoff(dev["y"], dev["flagged"], *stages_for(dev, rules, thresholds), 0.5, 0.005)
 
     assert fit.macro_f1 >= baseline - 0.005 - 1e-12
 

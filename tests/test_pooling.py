@@ -33,9 +33,35 @@ def test_max_pooling_ignores_padding_even_when_it_is_larger() -> None:
     assert build_pooler("max", 1)(hidden, torch.tensor([[1, 1, 0]])).item() == -1.0
 
 
-def test_attention_pooling_is_learned() -> None:
-    pooler = build_pooler("attention", 8)
-    assert sum(p.numel() for p in pooler.parameters()) > 0
+def test_attention_pooling_learns_to_attend_to_the_token_that_matters() -> None:
+    # Each text has one marked token (feature 0 = 3) at a random place among noise; the target is that
+    # token's state. Mean pooling cannot reach it; attention pooling must learn to weigh the mark.
+    torch.manual_seed(0)
+    batch, tokens, width = 64, 6, 8
+    hidden = torch.randn(batch, tokens, width)
+    hidden[..., 0] = 0.0
+    marked = torch.randint(0, tokens, (batch,))
+    hidden[torch.arange(batch), marked, 0] = 3.0
+    target = hidden[torch.arange(batch), marked]  # (B, H)
+    mask = torch.ones(batch, tokens, dtype=torch.long)
+    pooler = build_pooler("attention", width)
+    optimizer = torch.optim.Adam(pooler.parameters(), lr=0.05)
+
+    def loss() -> torch.Tensor:
+        return torch.nn.functional.mse_loss(pooler(hidden, mask), target)
+
+    with torch.no_grad():
+        before = float(loss())
+    for _ in range(150):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+
+    with torch.no_grad():
+        assert float(loss()) < 0.05 * before
+    with torch.no_grad():
+        weights = torch.softmax(pooler.scorer(hidden).squeeze(-1), dim=-1)  # (B, T)
+    assert float(weights[torch.arange(batch), marked].mean()) > 0.9
 
 
 def test_unknown_pooling_names_the_choices() -> None:

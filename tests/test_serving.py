@@ -68,6 +68,12 @@ class SlowModel:
         time.sleep(self.delay)
         return np.tile([0.8, 0.3, 0.05], (len(texts), 1))
 
+    def member_probas(self, texts: list[str]) -> np.ndarray:
+        return self.predict_proba(texts)[None]
+
+    def combine(self, member_probs: np.ndarray) -> np.ndarray:
+        return member_probs[0]
+
 
 def slow_pipeline(delay: float) -> Pipeline:
     model = SlowModel(delay)
@@ -122,6 +128,17 @@ def test_classify_answers_one_text_and_many_texts_in_order(client: httpx.Client)
     }
     assert one.headers["x-request-id"]
     assert one.json()["model_version"] == client.get("/v1/model").json()["version"]
+
+
+def test_predict_and_serve_give_the_same_answer_for_the_same_directory(
+    client: httpx.Client, trained_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mindscreen.cli import main
+
+    for text in ("exams next week and i cannot sleep", "i want to kill myself"):
+        served = client.post("/v1/classify", json={"text": text}).json()["results"][0]
+        assert main(["-q", "predict", str(trained_run), text]) == 0
+        assert json.loads(capsys.readouterr().out) == served
 
 
 def test_api_key_is_required_as_header_or_bearer_token(server: str) -> None:
@@ -199,6 +216,11 @@ def test_model_info_metrics_health_and_openapi_are_served(client: httpx.Client) 
     assert "mindscreen_texts_total" in metrics and "mindscreen_request_seconds_bucket" in metrics
     schema = client.get("/openapi.json").json()
     assert {"/v1/classify", "/v1/model", "/healthz", "/readyz"} <= set(schema["paths"])
+    from mindscreen.pipeline import REVIEW_REASONS, RISK_LEVELS, STAGES
+
+    enums = {name: body.get("enum") for name, body in schema["components"]["schemas"].items()}
+    assert enums["StageName"] == list(STAGES) == ["screen", "model"]
+    assert enums["RiskLevel"] == list(RISK_LEVELS) and enums["ReviewReason"] == list(REVIEW_REASONS)
 
 
 def test_fuzzing_the_openapi_schema_finds_no_server_error(server: str) -> None:

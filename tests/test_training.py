@@ -9,17 +9,29 @@ from safetensors.torch import load_file
 
 from mindscreen.config import ModelConfig
 from mindscreen.data import resolve_data_dir
+from mindscreen.inference import collate, encode_texts
 from mindscreen.modeling import build_model
 from mindscreen.rundir import RUN_FILES, read_log
 from mindscreen.training import step, train
-from mindscreen.training.batching import collate, encode_texts, train_batches
+from mindscreen.training.batching import train_batches
 from mindscreen.training.optim import build_optimizer, cosine_with_warmup
 
 from .conftest import tiny_config
 
 
 def test_run_directory_holds_the_contract_files_and_no_checkpoints(trained_run: Path) -> None:
-    assert sorted(p.name for p in trained_run.iterdir()) == sorted(RUN_FILES)
+    assert {p.name for p in trained_run.iterdir()} == {
+        "config.yaml",
+        "model.json",
+        "encoder",
+        "head.safetensors",
+        "thresholds.json",
+        "calibration.json",
+        "metrics.json",
+        "log.jsonl",
+        "predictions",
+    }
+    assert set(RUN_FILES) == {p.name for p in trained_run.iterdir()}
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert {"dev", "test", "dev_default_thresholds", "test_default_thresholds"} <= set(metrics)
     assert set(metrics["test"]["per_class"]) == set(
@@ -127,19 +139,20 @@ def test_no_weight_decay_on_biases_and_layernorm(tiny_bert_dir: Path) -> None:
     assert any("LayerNorm" in names[id(p)] for p in no_decay["params"]) and no_decay["weight_decay"] == 0.0
 
 
-def test_saved_predictions_reproduce_the_reported_test_metrics(trained_run: Path) -> None:
-    from mindscreen.inference import to_probs
-    from mindscreen.metrics import compute_metrics
-    from mindscreen.rundir import read_predictions, read_thresholds
+def test_predicting_the_test_texts_again_reproduces_the_reported_test_metrics(trained_run: Path) -> None:
+    from sklearn.metrics import f1_score
 
-    labels = json.loads((trained_run / "model.json").read_text())["labels"]
-    saved = read_predictions(trained_run, "test")
-    assert saved is not None
-    logits, truth = saved
-    probs = to_probs(logits, multi_label=True)
-    metrics = compute_metrics(truth, probs, labels, True, read_thresholds(trained_run, labels))
+    from mindscreen.predictors import load_predictor
+
+    rows = [json.loads(line) for line in (resolve_data_dir("demo") / "test.jsonl").read_text().splitlines()]
+    predictor = load_predictor(trained_run)
+    truth = np.array([[label in row["labels"] for label in predictor.labels] for row in rows], dtype=int)
+    probs = predictor.predict_proba([row["text"] for row in rows])
+    predicted = (probs >= predictor.thresholds).astype(int)  # multi-label: each label at its threshold
+
     reported = json.loads((trained_run / "metrics.json").read_text())["test"]
-    assert metrics["macro_f1"] == pytest.approx(reported["macro_f1"])
+    assert f1_score(truth, predicted, average="macro", zero_division=0) == pytest.approx(reported["macro_f1"])
+    assert f1_score(truth, predicted, average="micro", zero_division=0) == pytest.approx(reported["micro_f1"])
 
 
 def test_resume_with_ema_ends_exactly_where_an_uninterrupted_ema_run_does(
@@ -197,16 +210,13 @@ def test_cuda_out_of_memory_halves_the_micro_batch_doubles_accumulation_and_trai
 def test_every_technique_together_trains_calibrates_and_predicts_consistently(
     tiny_bert_dir: Path, tmp_path: Path
 ) -> None:
-    from mindscreen.calibration import apply_temperature
-    from mindscreen.inference import to_probs
     from mindscreen.metrics import compute_metrics
-    from mindscreen.predictor import Predictor
+    from mindscreen.predictors.run import RunPredictor
+    from mindscreen.probabilities import apply_temperature, to_probabilities
     from mindscreen.rundir import read_calibration, read_predictions, read_thresholds
 
     techniques = {
-        "loss": "asymmetric",
-        "class_weights": "effective",
-        "label_smoothing": 0.05,
+        "loss": {"name": "asymmetric", "class_weights": "effective", "label_smoothing": 0.05},
         "sampling": "class_balanced",
         "sampling_power": 0.5,
         "llrd": 0.8,
@@ -228,11 +238,11 @@ def test_every_technique_together_trains_calibrates_and_predicts_consistently(
 
     saved = read_predictions(run, "test")
     assert saved is not None
-    probs = to_probs(apply_temperature(saved[0], temperature), multi_label=True)
+    probs = to_probabilities(apply_temperature(saved[0], temperature), multi_label=True)
     metrics = compute_metrics(saved[1], probs, labels, True, read_thresholds(run, labels))
     assert metrics["macro_f1"] == pytest.approx(result.metrics["test"]["macro_f1"])
     texts = [json.loads(line)["text"] for line in (resolve_data_dir("demo") / "test.jsonl").open()][:8]
-    np.testing.assert_allclose(Predictor.from_dir(run).predict_proba(texts), probs[:8], atol=1e-5)
+    np.testing.assert_allclose(RunPredictor.from_dir(run).predict_proba(texts), probs[:8], atol=1e-5)
 
 
 def test_epochs_with_sampling_and_augmentation_are_rebuilt_identically(tiny_bert_dir: Path) -> None:

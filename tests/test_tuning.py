@@ -160,9 +160,12 @@ def test_the_example_space_file_fits_the_quickstart_config() -> None:
     assert space.pruner.type == "median" and space.sampler.seed == 0
 
 
-def test_direction_is_taken_from_the_metric() -> None:
-    assert {direction_of(m) for m in ("macro_f1", "micro_f1", "weighted_f1", "accuracy")} == {"maximize"}
-    assert direction_of("val_loss") == "minimize"
+def test_every_registered_metric_is_maximised_and_an_unknown_one_is_refused() -> None:
+    from mindscreen.scores import METRICS
+
+    assert {direction_of(m) for m in METRICS} == {"maximize"}
+    with pytest.raises(ValueError, match="choose one of: macro_f1"):
+        direction_of("val_loss")
 
 
 def test_storage_strings_pick_sqlite_journal_or_fail_clearly(tmp_path: Path) -> None:

@@ -62,14 +62,6 @@ def fit_temperature(
     return per_class
 
 
-def apply_temperature(logits: np.ndarray, temperature: np.ndarray) -> np.ndarray:
-    """``logits / T``, broadcasting a ``(1,)`` or ``(C,)`` temperature over the rows of ``(N, C)``."""
-    temperature = np.asarray(temperature, dtype=np.float64)
-    if np.any(temperature <= 0):
-        raise ValueError(f"temperatures must be > 0, got {temperature.tolist()}")
-    return (np.asarray(logits, dtype=np.float64) / temperature).astype(np.float32)
-
-
 def _minimise(z: torch.Tensor, y: torch.Tensor, multi_label: bool, start: torch.Tensor) -> np.ndarray:
     """L-BFGS on log-temperatures (so T stays positive), from ``start``; deterministic on CPU."""
     log_t = start.clone().requires_grad_(True)

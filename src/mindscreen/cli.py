@@ -179,39 +179,14 @@ def _predict(args: argparse.Namespace) -> int:
         raise ValueError("give either one text or --input FILE (with --output FILE)")
     if args.input is not None and args.output is None:
         raise ValueError("--input needs --output FILE (.csv, .tsv, .jsonl or .parquet)")
-    from mindscreen.pipeline import is_pipeline_dir
+    from mindscreen.pipeline import load_pipeline, predict_table
 
-    if is_pipeline_dir(args.run):
-        from mindscreen.pipeline import load_pipeline, predict_table
-
-        if args.input is None:
-            print(json.dumps(load_pipeline(args.run).classify([args.text])[0].to_dict(), indent=2))
-            return 0
-        rows = predict_table(args.run, args.input, args.output, args.text_column or "text", not args.quiet)
-        print(f"wrote {rows} predictions to {args.output}")
+    # Through the pipeline for every directory: the same answer `mindscreen serve` gives.
+    if args.input is None:
+        print(json.dumps(load_pipeline(args.run).classify([args.text])[0].to_dict(), indent=2))
         return 0
-    if args.input is not None:
-        from mindscreen.evaluation import predict_file
-
-        rows = predict_file(args.run, args.input, args.output, args.text_column, not args.quiet)
-        print(f"wrote {rows} predictions to {args.output}")
-        return 0
-    from mindscreen.predictor import load_predictor
-
-    predictor = load_predictor(args.run)
-    probs = predictor.predict_proba([args.text])
-    labels = predictor.decide(probs)[0]
-    print(
-        json.dumps(
-            {
-                "labels": labels,
-                "probabilities": {
-                    label: round(float(p), 4) for label, p in zip(predictor.labels, probs[0], strict=True)
-                },
-            },
-            indent=2,
-        )
-    )
+    rows = predict_table(args.run, args.input, args.output, args.text_column, not args.quiet)
+    print(f"wrote {rows} predictions to {args.output}")
     return 0
 
 

@@ -7,6 +7,7 @@ what ``key=value`` overrides address.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -15,11 +16,29 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mindscreen.losses import LossConfig
+from mindscreen.scores import METRICS, check_metric
+
+logger = logging.getLogger(__name__)
+
 M = TypeVar("M", bound=BaseModel)
 
 
 class ConfigError(ValueError):
     """A config file or override that cannot be turned into a valid config."""
+
+
+# Loss keys of train before they moved under train.loss: old name -> new dotted path.
+LEGACY_LOSS_KEYS = {
+    "label_smoothing": "train.loss.label_smoothing",
+    "class_weights": "train.loss.class_weights",
+    "class_weight_beta": "train.loss.class_weight_beta",
+    "focal_gamma": "train.loss.focal.gamma",
+    "focal_alpha": "train.loss.focal.alpha",
+    "asl_gamma_pos": "train.loss.asymmetric.gamma_pos",
+    "asl_gamma_neg": "train.loss.asymmetric.gamma_neg",
+    "asl_clip": "train.loss.asymmetric.clip",
+}
 
 
 class StrictModel(BaseModel):
@@ -119,37 +138,10 @@ class TrainConfig(StrictModel):
         "auto", description="'auto': bf16 (or fp16) autocast on CUDA, fp32 on CPU."
     )
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
-    loss: Literal["auto", "cross_entropy", "bce", "focal", "asymmetric"] = Field(
-        "auto",
-        description="'auto': cross-entropy for multi-class, BCE for multi-label. 'focal': focal loss "
-        "(Lin et al. 2017), softmax or sigmoid by task. 'asymmetric': ASL for multi-label "
-        "(Ridnik et al. 2021).",
-    )
-    label_smoothing: float = Field(
-        0.0,
-        ge=0,
-        lt=1,
-        description="Target smoothing eps: y(1-eps)+eps/C for multi-class, y(1-eps)+eps/2 per label "
-        "for multi-label; applies to every loss.",
-    )
-    class_weights: Literal["none", "inverse", "effective"] = Field(
-        "none",
-        description="Loss weights from the training label counts: 'inverse' 1/n, 'effective' "
-        "(1-beta)/(1-beta^n) (Cui et al. 2019); scaled so a training example weighs 1 on average.",
-    )
-    class_weight_beta: float = Field(
-        0.999, gt=0, lt=1, description="beta of the 'effective' class weights; closer to 1 is stronger."
-    )
-    focal_gamma: float = Field(2.0, ge=0, description="Focal loss focusing gamma; 0 is CE/BCE.")
-    focal_alpha: float | list[float] | None = Field(
-        None,
-        description="Focal loss alpha: one weight per label (in label order), or for multi-label one "
-        "number a weighting positives (1-a the negatives); null: none.",
-    )
-    asl_gamma_pos: float = Field(0.0, ge=0, description="Asymmetric loss: focusing on positives.")
-    asl_gamma_neg: float = Field(4.0, ge=0, description="Asymmetric loss: focusing on negatives.")
-    asl_clip: float = Field(
-        0.05, ge=0, lt=1, description="Asymmetric loss: probability margin shifted off easy negatives."
+    loss: LossConfig = Field(  # type: ignore[valid-type]
+        default_factory=LossConfig,
+        description="The loss (name: auto, or a registered loss), label smoothing, class weights, and "
+        "each loss's parameters in its own section (train.loss.focal.gamma); see mindscreen.losses.",
     )
     sampling: Literal["none", "class_balanced"] = Field(
         "none",
@@ -195,8 +187,10 @@ class TrainConfig(StrictModel):
     eval_every: int | None = Field(
         None, gt=0, description="Evaluate every N optimizer steps; null: at each epoch's end."
     )
-    metric: Literal["macro_f1", "micro_f1", "weighted_f1", "accuracy"] = Field(
-        "macro_f1", description="Primary metric: early stopping, best checkpoint, thresholds."
+    metric: str = Field(
+        "macro_f1",
+        description="Primary metric (early stopping, best checkpoint, thresholds); one of: "
+        + ", ".join(METRICS),
     )
     patience: int | None = Field(
         3, ge=1, description="Stop after this many evaluations without improvement; null: never."
@@ -225,6 +219,36 @@ class TrainConfig(StrictModel):
         description="Share of bootstrap resamples of dev in which the out-of-fold F1 must beat the "
         "default's for a fitted threshold to be kept; 0 keeps any fit that wins once.",
     )
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        return check_metric(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_loss_keys(cls, value: Any) -> Any:
+        """Move the flat loss keys of configs written before ``train.loss`` became a section."""
+        if not isinstance(value, dict):
+            return value
+        moved = {old: value[old] for old in LEGACY_LOSS_KEYS if old in value}
+        if not moved:
+            return value
+        value = {k: v for k, v in value.items() if k not in moved}
+        loss = value.get("loss")
+        loss = {"name": loss} if isinstance(loss, str) else dict(loss or {})
+        for old, item in moved.items():
+            path = LEGACY_LOSS_KEYS[old].split(".")[2:]  # drop "train.loss"
+            node = loss
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = item
+        logger.warning(
+            "config keys %s moved under train.loss (%s); the old names still work for now",
+            ", ".join(f"train.{k}" for k in moved),
+            ", ".join(LEGACY_LOSS_KEYS[k] for k in moved),
+        )
+        return {**value, "loss": loss}
 
 
 class AugmentConfig(StrictModel):
@@ -349,8 +373,9 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any, root: type[BaseModel] 
 
     ``root`` defaults to RunConfig. A number addresses an item of a list (``members.2.name``).
     """
-    parts = key.split(".")
     model: type[BaseModel] | None = root or RunConfig
+    key = _current_name(key) if model is RunConfig else key
+    parts = key.split(".")
     node: Any = raw
     for depth, part in enumerate(parts):
         where = ".".join(parts[:depth]) or "the top level"
@@ -370,15 +395,32 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any, root: type[BaseModel] 
             )
         else:
             index, child_model = part, _model_of(model.model_fields[part].annotation)
+        shorthand = getattr(child_model, "SHORTHAND", None)
+        existing = node[index] if isinstance(node, list) else node.get(part)
+        if shorthand is not None and not isinstance(existing, dict):
+            # `train.loss=focal` names the section's shorthand key, keeping what is set beside it.
+            existing = {shorthand: existing} if existing is not None else {}
         if depth == len(parts) - 1:
-            node[index] = value
+            is_scalar = shorthand is not None and not isinstance(value, dict)
+            node[index] = {**existing, shorthand: value} if is_scalar else value
             return
-        child = node[index] if isinstance(node, list) else node.get(part)
+        child = existing
         if child is None:
-            child = node[index] = {}
+            child = {}
+        node[index] = child
         if not isinstance(child, dict | list):
             raise ConfigError(f"cannot set {key!r}: {'.'.join(parts[: depth + 1])} is not a mapping")
         node, model = child, child_model
+
+
+def _current_name(key: str) -> str:
+    """``key`` with a config key that has moved (see :data:`LEGACY_LOSS_KEYS`) renamed, with a warning."""
+    section, _, name = key.partition(".")
+    if section != "train" or name not in LEGACY_LOSS_KEYS:
+        return key
+    new = LEGACY_LOSS_KEYS[name]
+    logger.warning("config key %s is now %s; the old name still works for now", key, new)
+    return new
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

@@ -21,19 +21,20 @@ with the same care as the training data.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
-from scipy.special import expit, softmax
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from mindscreen.contract import FIX, ContractError, check_labels, check_thresholds, safetensors_shapes
 from mindscreen.data import Splits
+from mindscreen.predictors.protocol import CalibratedPredictor, LoadOptions
 from mindscreen.rundir import THRESHOLDS_FILE, read_json, read_thresholds, write_json, write_thresholds
-from mindscreen.thresholds import decide_labels, default_thresholds, fit_thresholds_checked
+from mindscreen.thresholds import default_thresholds, fit_thresholds_checked
 
 LINEAR_FILE = "linear.json"
 VOCABULARY_FILE = "vocabulary.json"
@@ -153,17 +154,14 @@ def fit_logistic(
     return coef, intercept
 
 
-def to_probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
-    """Sigmoid per class for multi-label, softmax over classes otherwise (numpy, no torch)."""
-    return expit(logits) if multi_label else softmax(logits, axis=1)
-
-
-class LinearPredictor:
+class LinearPredictor(CalibratedPredictor):
     """TF-IDF (word 1-2 grams, sublinear tf; optionally char n-grams) + logistic regression.
 
     Softmax (multinomial) for multi-class, one-vs-rest sigmoids for multi-label; class_weight 'balanced'
-    by default.
+    by default. No calibration: its temperature is 1.
     """
+
+    kind: ClassVar[str] = "linear"
 
     def __init__(
         self,
@@ -188,6 +186,7 @@ class LinearPredictor:
         )
         self.thresholds_fitted = thresholds_fitted
         self.settings = dict(settings or {})
+        self.temperature = np.ones(1)
 
     @property
     def labels(self) -> list[str]:
@@ -258,18 +257,6 @@ class LinearPredictor:
             return np.zeros((0, len(self.labels)))
         return np.asarray(self.features(texts) @ self.coef.T.astype(np.float64)) + self.intercept  # (N, C)
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Probabilities ``(N, C)``: sigmoids for multi-label, softmax rows for multi-class."""
-        return to_probabilities(self.predict_logits(texts), self.multi_label)
-
-    def decide(self, probs: np.ndarray) -> list[list[str]]:
-        """Labels per text from probabilities, using the per-class thresholds."""
-        return decide_labels(probs, self.thresholds, self.labels, self.multi_label)
-
-    def predict(self, texts: list[str]) -> list[list[str]]:
-        """Labels per text (a multi-label text may get none)."""
-        return self.decide(self.predict_proba(texts))
-
     def save(self, directory: str | Path) -> None:
         """Write the directory described in the module docstring (JSON + safetensors; no pickle)."""
         directory = Path(directory)
@@ -293,20 +280,13 @@ class LinearPredictor:
         )
 
     @classmethod
-    def from_dir(cls, directory: str | Path) -> LinearPredictor:
-        """Load a directory written by :meth:`save`."""
+    def from_dir(
+        cls, directory: str | Path, options: LoadOptions | None = None, **changes: Any
+    ) -> LinearPredictor:
+        """Load a directory written by :meth:`save`, checked against its contract (no options apply)."""
+        (options or LoadOptions()).with_changes(**changes)
         directory = Path(directory)
-        if not is_linear_dir(directory):
-            raise FileNotFoundError(
-                f"{directory} is not a mindscreen linear model directory (expected {LINEAR_FILE}); "
-                "pass a directory written by LinearPredictor.save"
-            )
-        meta = read_json(directory / LINEAR_FILE)
-        if meta.get("format") != FORMAT or meta.get("token_pattern") != TOKEN_PATTERN:
-            raise ValueError(
-                f"{directory / LINEAR_FILE} is not in the {FORMAT} format version 1 this mindscreen reads"
-            )
-        vocabularies = read_json(directory / VOCABULARY_FILE)
+        meta, vocabularies, shapes = _verify(directory)
         tensors = load_file(str(directory / WEIGHTS_FILE))
         blocks = [
             TfidfBlock(spec["analyzer"], tuple(spec["ngram_range"]), vocabulary, tensors[f"idf_{i}"])
@@ -324,6 +304,39 @@ class LinearPredictor:
             meta.get("settings"),
             fitted,
         )
+
+
+def _verify(directory: Path) -> tuple[dict[str, Any], list[list[str]], dict[str, tuple[int, ...]]]:
+    """The directory's contract: linear.json in this format, a vocabulary per block, weights of matching
+    shapes, thresholds for its labels. Returns linear.json, the vocabularies and the weight shapes."""
+    if not is_linear_dir(directory):
+        raise FileNotFoundError(
+            f"{directory} is not a mindscreen linear model directory (expected {LINEAR_FILE}); "
+            "pass a directory written by LinearPredictor.save"
+        )
+    meta = read_json(directory / LINEAR_FILE)
+    if meta.get("format") != FORMAT or meta.get("token_pattern") != TOKEN_PATTERN:
+        raise ContractError(
+            f"{directory / LINEAR_FILE} is not in the {FORMAT} format version 1 this mindscreen reads"
+        )
+    labels = check_labels(directory / LINEAR_FILE, meta.get("labels"))
+    vocabularies = read_json(directory / VOCABULARY_FILE)
+    blocks = meta.get("blocks")
+    if not isinstance(vocabularies, list) or not isinstance(blocks, list) or len(vocabularies) != len(blocks):
+        raise ContractError(f"{directory / VOCABULARY_FILE} does not hold one vocabulary per block; {FIX}")
+    shapes = safetensors_shapes(directory / WEIGHTS_FILE)
+    features = sum(len(vocabulary) for vocabulary in vocabularies)
+    expected = {"coef": (len(labels), features), "intercept": (len(labels),)}
+    expected.update({f"idf_{i}": (len(v),) for i, v in enumerate(vocabularies)})
+    wrong = [name for name, shape in expected.items() if shapes.get(name) != shape]
+    if wrong:
+        raise ContractError(
+            f"{directory / WEIGHTS_FILE} holds {', '.join(wrong)} of shapes {[shapes.get(n) for n in wrong]},"
+            " "
+            f"expected {[expected[n] for n in wrong]} for {len(labels)} labels and {features} features; {FIX}"
+        )
+    check_thresholds(directory, labels, bool(meta.get("multi_label")))
+    return meta, vocabularies, shapes
 
 
 def is_linear_dir(path: Path) -> bool:

@@ -14,33 +14,13 @@ Every dict returned here is JSON-serialisable: plain ints, floats, lists and ``N
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    average_precision_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-    roc_auc_score,
-)
 
+from mindscreen.scores import METRICS, check_metric, class_counts, f1_from_counts
 from mindscreen.thresholds import apply_thresholds, default_thresholds
-
-
-def _reader(key: str) -> Callable[[Mapping[str, Any]], float]:
-    def read(metrics: Mapping[str, Any]) -> float:
-        return float(metrics[key])
-
-    return read
-
-
-#: Scalar summaries usable as the primary metric (early stopping, best checkpoint), each reading its value
-#: from a :func:`compute_metrics` dict. "accuracy" is exact-match accuracy for multi-class and subset
-#: accuracy for multi-label.
-METRICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
-    name: _reader(name) for name in ("macro_f1", "micro_f1", "weighted_f1", "accuracy")
-}
 
 _SUMMARY = (
     ("macro_f1", "macro-F1"),
@@ -82,28 +62,18 @@ def compute_metrics(
     if thresholds is None:
         thresholds = default_thresholds(num_classes, multi_label)
     pred = apply_thresholds(probs, thresholds, multi_label)
-    # sklearn reads indicator matrices as multi-label, class indices as multi-class.
-    y_t, y_p = (truth, pred) if multi_label else (truth.argmax(axis=1), pred.argmax(axis=1))
-    labels = list(range(num_classes))
+    hits, predicted, support = class_counts(truth, pred)  # (C,) each
+    f1 = f1_from_counts(hits, predicted, support)
+    precision = np.divide(hits, predicted, out=np.zeros(num_classes), where=predicted > 0)
+    recall = np.divide(hits, support, out=np.zeros(num_classes), where=support > 0)
 
-    result: dict[str, Any] = {}
-    for average in ("macro", "micro", "weighted"):
-        precision, recall, f1, _ = precision_recall_fscore_support(
-            y_t, y_p, labels=labels, average=average, zero_division=0
-        )
-        result[f"{average}_f1"] = _clean(f1)
-        if average == "macro":
-            result["macro_precision"], result["macro_recall"] = _clean(precision), _clean(recall)
-    exact = np.all(truth == pred, axis=1) if multi_label else y_t == y_p
-    result["accuracy"] = _clean(exact.mean())
+    result: dict[str, Any] = {name: _clean(METRICS[name](truth, pred)) for name in METRICS}
+    result["macro_precision"], result["macro_recall"] = _clean(precision.mean()), _clean(recall.mean())
     if multi_label:
         result["subset_accuracy"] = result["accuracy"]
         result["hamming_loss"] = _clean(np.mean(truth != pred))
 
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_t, y_p, labels=labels, average=None, zero_division=0
-    )
-    aucs = [_class_aucs(truth[:, c], probs[:, c]) for c in labels]
+    aucs = [_class_aucs(truth[:, c], probs[:, c]) for c in range(num_classes)]
     result["macro_roc_auc"] = _mean_defined([roc for roc, _ in aucs])
     result["macro_pr_auc"] = _mean_defined([pr for _, pr in aucs])
     result["per_class"] = {
@@ -118,19 +88,21 @@ def compute_metrics(
         for c, name in enumerate(label_names)
     }
     if not multi_label:
-        matrix = confusion_matrix(y_t, y_p, labels=labels)
+        # Rows true, columns predicted: one count per (true class, predicted class) pair.
+        pairs = truth.argmax(axis=1) * num_classes + pred.argmax(axis=1)
+        matrix = np.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
         result["confusion_matrix"] = {"labels": list(label_names), "matrix": matrix.astype(int).tolist()}
     result["num_examples"] = int(truth.shape[0])
     return result
 
 
 def primary_metric(metrics: Mapping[str, Any], name: str) -> float:
-    """Read the scalar named ``name`` (a key of :data:`METRICS`) from a :func:`compute_metrics` dict."""
-    if name not in METRICS:
-        raise ValueError(f"unknown metric {name!r}; valid names are: {', '.join(sorted(METRICS))}")
+    """Read the scalar named ``name`` (a key of :data:`~mindscreen.scores.METRICS`) from a
+    :func:`compute_metrics` dict."""
+    check_metric(name)
     if metrics.get(name) is None:
         raise ValueError(f"metric {name!r} is missing or undefined in these metrics; keys: {sorted(metrics)}")
-    return METRICS[name](metrics)
+    return float(metrics[name])
 
 
 def format_metrics(metrics: Mapping[str, Any], label_names: list[str]) -> str:
@@ -194,6 +166,8 @@ def expected_calibration_error(
 def _class_aucs(truth: np.ndarray, scores: np.ndarray) -> tuple[float | None, float | None]:
     if truth.min() == truth.max():  # one class only: both AUCs undefined
         return None, None
+    from sklearn.metrics import average_precision_score, roc_auc_score  # heavy: only when scoring
+
     return _clean(roc_auc_score(truth, scores)), _clean(average_precision_score(truth, scores))
 
 

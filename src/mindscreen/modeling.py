@@ -6,7 +6,7 @@ Shapes: ``B`` batch, ``T`` tokens, ``H`` encoder width, ``P`` pooled width, ``C`
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,9 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from mindscreen.config import ModelConfig
+from mindscreen.contract import FIX, ContractError, check_tokenizer_size
 from mindscreen.pooling import build_pooler
+from mindscreen.rundir import HeadSpec, read_head_spec
 
 ENCODER_DIR = "encoder"
 HEAD_FILE = "head.safetensors"
@@ -60,20 +62,6 @@ class ClassifierHead(nn.Module):
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.out(self.norm(self.blocks(self.dropout(pooled))))  # (B, C)
-
-
-@dataclass(frozen=True)
-class HeadSpec:
-    """Everything besides weights needed to rebuild the pooler and head; saved as model.json."""
-
-    labels: list[str]
-    multi_label: bool
-    pooling: str
-    head_blocks: int
-    head_hidden: int
-    dropout: float
-    max_length: int
-    encoder_source: str
 
 
 class Classifier(nn.Module):
@@ -150,16 +138,23 @@ def save_model(model: Classifier, tokenizer: Any, directory: Path) -> None:
 
 
 def load_model(directory: Path) -> tuple[Classifier, Any]:
-    """Rebuild a saved classifier and tokenizer, fully offline."""
-    spec = HeadSpec(**json.loads((directory / MODEL_FILE).read_text()))
+    """Rebuild a saved classifier and tokenizer, fully offline, after checking the files it reads.
+
+    Raises:
+        ContractError: model.json, head.safetensors or encoder/ missing, unreadable or inconsistent
+            (the message names the file).
+    """
+    directory = Path(directory)
+    spec = read_head_spec(directory)
     encoder = AutoModel.from_pretrained(directory / ENCODER_DIR, dtype=torch.float32)
     model = Classifier(encoder, spec)
     missing, unexpected = model.load_state_dict(load_file(str(directory / HEAD_FILE)), strict=False)
     head_missing = [k for k in missing if not k.startswith("encoder.")]
     if head_missing or unexpected:
-        raise ValueError(
+        raise ContractError(
             f"{directory / HEAD_FILE} does not match {MODEL_FILE}: missing {head_missing}, "
-            f"unexpected {unexpected}"
+            f"unexpected {unexpected}; {FIX}"
         )
     tokenizer = AutoTokenizer.from_pretrained(directory / ENCODER_DIR)
+    check_tokenizer_size(directory / ENCODER_DIR, len(tokenizer), int(encoder.config.vocab_size))
     return model.eval(), tokenizer

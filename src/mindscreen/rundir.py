@@ -21,12 +21,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
+
+from mindscreen.config import DataConfig
+from mindscreen.contract import (
+    FIX,
+    ContractError,
+    check_calibration,
+    check_labels,
+    check_thresholds,
+    check_tokenizer_dir,
+    read_json_file,
+    safetensors_shapes,
+)
 
 CONFIG_FILE = "config.yaml"
 THRESHOLDS_FILE = "thresholds.json"
@@ -34,6 +49,7 @@ CALIBRATION_FILE = "calibration.json"
 METRICS_FILE = "metrics.json"
 LOG_FILE = "log.jsonl"
 PREDICTIONS_DIR = "predictions"
+CHECKPOINT_DIR = "checkpoints/last"  # only while training runs: what --resume continues from
 RUN_FILES = (
     CONFIG_FILE,
     "model.json",
@@ -65,7 +81,8 @@ def write_json(path: Path, payload: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
+    """A JSON file of a model directory; missing, unreadable or invalid raises naming the file."""
+    return read_json_file(path)
 
 
 def write_thresholds(
@@ -148,8 +165,93 @@ def read_log(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def has_checkpoint(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a checkpoint to resume: its training has not finished."""
+    return (Path(run_dir) / CHECKPOINT_DIR / "state.json").is_file()
+
+
 def is_run_dir(path: Path) -> bool:
     return (path / "model.json").is_file() and (path / "head.safetensors").is_file()
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """Everything besides weights needed to rebuild the pooler and head; saved as model.json."""
+
+    labels: list[str]
+    multi_label: bool
+    pooling: str
+    head_blocks: int
+    head_hidden: int
+    dropout: float
+    max_length: int
+    encoder_source: str
+
+
+def read_head_spec(run_dir: Path) -> HeadSpec:
+    """model.json as a :class:`HeadSpec`, after checking the model files (:func:`verify_model_files`)."""
+    return HeadSpec(**verify_model_files(Path(run_dir)))
+
+
+ENCODER_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+
+
+def read_model_json(path: Path) -> dict[str, Any]:
+    """model.json (a :class:`HeadSpec`) as a dict, checked: every required key, no unknown key, labels."""
+    spec = read_json_file(path)
+    fields = dataclasses.fields(HeadSpec)
+    keys = {field.name for field in fields}
+    required = {field.name for field in fields if field.default is dataclasses.MISSING}
+    if not isinstance(spec, dict):
+        raise ContractError(f"{path} must hold a JSON object; {FIX}")
+    missing, unknown = sorted(required - set(spec)), sorted(set(spec) - keys)
+    if missing:
+        raise ContractError(f"{path} lacks {', '.join(missing)}; {FIX}")
+    if unknown:
+        raise ContractError(f"{path} has keys this mindscreen does not know ({unknown}); upgrade mindscreen")
+    check_labels(path, spec["labels"])
+    return spec
+
+
+def verify_model_files(run_dir: Path) -> dict[str, Any]:
+    """Check what rebuilding the classifier reads: model.json, head.safetensors, encoder/ (weights,
+    config, tokenizer). Returns model.json's content; raises :class:`ContractError` naming the file."""
+    spec = read_model_json(run_dir / "model.json")
+    labels = spec["labels"]
+    out = safetensors_shapes(run_dir / "head.safetensors").get("head.out.weight")
+    if out is None or out[0] != len(labels):
+        raise ContractError(
+            f"{run_dir / 'head.safetensors'} has an output layer of shape {out}, but model.json lists "
+            f"{len(labels)} labels; {FIX}"
+        )
+    encoder = run_dir / "encoder"
+    read_json_file(encoder / "config.json")
+    _verify_encoder_weights(encoder)
+    check_tokenizer_dir(encoder)
+    return spec
+
+
+def _verify_encoder_weights(encoder: Path) -> None:
+    if (encoder / "model.safetensors").is_file():
+        safetensors_shapes(encoder / "model.safetensors")
+    elif (encoder / "model.safetensors.index.json").is_file():
+        index = read_json_file(encoder / "model.safetensors.index.json")
+        for shard in sorted(set(index.get("weight_map", {}).values())):
+            safetensors_shapes(encoder / shard)
+    elif not (encoder / "pytorch_model.bin").is_file():
+        raise ContractError(
+            f"{encoder} holds no encoder weights (expected one of {', '.join(ENCODER_WEIGHTS)}); {FIX}"
+        )
+
+
+def verify_run_dir(run_dir: Path) -> None:
+    """Check a finished run directory before loading it: the model files, thresholds.json (one finite
+    threshold per label) and calibration.json (temperatures > 0). Raises :class:`ContractError`."""
+    run_dir = Path(run_dir)
+    require_run_dir(run_dir)
+    spec = verify_model_files(run_dir)
+    check_thresholds(run_dir, spec["labels"], bool(spec["multi_label"]))
+    check_calibration(run_dir, spec["labels"])
 
 
 def require_run_dir(path: Path) -> None:
@@ -175,3 +277,11 @@ def read_predictions(run_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]
         return None
     with np.load(path, allow_pickle=False) as saved:
         return saved["logits"], saved["labels"]
+
+
+def run_data_config(run_dir: Path, **changes: Any) -> DataConfig:
+    """The data settings the run was trained with (columns, label format), with ``changes`` applied."""
+    path = run_dir / CONFIG_FILE
+    saved = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    data = DataConfig.model_validate(saved.get("data", {}))
+    return data.model_copy(update={k: v for k, v in changes.items() if v is not None})

@@ -20,16 +20,7 @@ import numpy as np
 from mindscreen.calibration import fit_temperature
 from mindscreen.config import ConfigError, apply_override, load_config
 from mindscreen.data import Splits, load_splits
-from mindscreen.ensemble.cache import (
-    CACHE_DIR,
-    LINEAR_FILES,
-    RUN_FILES,
-    Source,
-    SplitLogits,
-    file_identity,
-    load_logits,
-    settings_identity,
-)
+from mindscreen.ensemble.cache import CACHE_DIR, Source, SplitLogits, load_logits, settings_identity
 from mindscreen.ensemble.combine import fit_weights
 from mindscreen.ensemble.members import Member, check_labels, is_finished_run
 from mindscreen.ensemble.predictor import ENSEMBLE_FILE, MEMBERS_DIR, Ensemble, is_ensemble_dir
@@ -45,7 +36,8 @@ from mindscreen.ensemble.spec import (
 )
 from mindscreen.ensemble.stacking import STACKING_FILE, fit_stacking
 from mindscreen.linear import LinearPredictor, is_linear_dir
-from mindscreen.rundir import METRICS_FILE, THRESHOLDS_FILE, read_json, write_json
+from mindscreen.predictors import model_identity
+from mindscreen.rundir import METRICS_FILE, THRESHOLDS_FILE, has_checkpoint, read_json, write_json
 from mindscreen.thresholds import fit_thresholds_checked, threshold_summary
 
 logger = logging.getLogger(__name__)
@@ -177,14 +169,11 @@ def _resolve_member(
     name: str, spec: MemberSpec, splits: Splits, output_dir: Path, progress: bool
 ) -> tuple[Member, str, bool]:
     """Load (training or fitting it when needed) one member; return it, its identity, whether trained."""
-    if spec.run is not None:
+    if spec.run is not None:  # any member kind: a run, a saved TF-IDF model, an ONNX export
         path = Path(spec.run)
-        if is_linear_dir(path):  # a saved TF-IDF model is welcome too
-            return Member(name, "linear", path), file_identity(path, LINEAR_FILES), False
-        return Member(name, "run", path), file_identity(path, RUN_FILES), False
+        return Member(name, path), model_identity(path), False
     if spec.config is not None:
         from mindscreen.training import train
-        from mindscreen.training.checkpoint import has_checkpoint
 
         try:
             config = load_config(spec.config, spec.overrides)
@@ -195,7 +184,7 @@ def _resolve_member(
         if trained:
             logger.info("member %s: training %s", name, path)
             train(config, resume=has_checkpoint(path), progress=progress)
-        return Member(name, "run", path), file_identity(path, RUN_FILES), trained
+        return Member(name, path, "run"), model_identity(path), trained
     assert spec.linear is not None
     settings = spec.linear.model_dump()
     identity = settings_identity(settings, splits)
@@ -208,7 +197,7 @@ def _resolve_member(
         logger.info("member %s: fitting TF-IDF + logistic regression", name)
         LinearPredictor.fit(splits, **settings).save(folder)
         write_json(marker, {"identity": identity, "settings": settings})
-    return Member(name, "linear", folder), identity, fitted
+    return Member(name, folder, "linear"), identity, fitted
 
 
 def _fit_combination(

@@ -1,11 +1,12 @@
 """Member logits on dev and test, cached so that re-weighting takes seconds instead of re-predicting.
 
 ``ENSEMBLE/cache/NAME-KEY.npz`` holds one member's raw logits on the ensemble's dev and test splits, never
-the texts. ``KEY`` hashes the member's identity (a run: its model.json and head weights, so a retrained
-run is predicted again; the TF-IDF member: its settings and training data) together with the dev and test
-data (texts, labels and label order). Without a cache entry, a run's own ``predictions/dev.npz`` and
-``test.npz`` are used when the run was trained with the same data settings and its saved labels equal
-the ensemble's; otherwise the member predicts.
+the texts. ``KEY`` hashes the member's identity (the files its registry kind names, e.g. a run's
+model.json and head weights, so a retrained run is predicted again; a TF-IDF member fitted by the
+ensemble: its settings and training data) together with the dev and test data (texts, labels and label
+order). Without a cache entry, the member's own saved ``predictions/dev.npz`` and ``test.npz`` (a run's)
+are used when it was trained with the same data settings and its saved labels equal the ensemble's;
+otherwise the member predicts.
 
 Shapes: ``N`` examples, ``C`` classes.
 """
@@ -24,8 +25,7 @@ import numpy as np
 from mindscreen.config import DataConfig
 from mindscreen.data import Split, Splits, resolve_data_dir
 from mindscreen.ensemble.members import Member
-from mindscreen.evaluation import run_data_config
-from mindscreen.rundir import read_predictions
+from mindscreen.rundir import CONFIG_FILE, PREDICTIONS_DIR, read_predictions, run_data_config
 
 CACHE_DIR = "cache"
 KEY_LENGTH = 16
@@ -53,18 +53,6 @@ def split_fingerprint(split: Split | None, labels: list[str]) -> str:
     return digest.hexdigest()
 
 
-RUN_FILES = ("model.json", "head.safetensors")  # rewritten whenever a run is retrained
-LINEAR_FILES = ("linear.json", "weights.safetensors")
-
-
-def file_identity(folder: Path, names: tuple[str, ...]) -> str:
-    """A hash of the files that change whenever the model in ``folder`` is refitted."""
-    digest = hashlib.sha256()
-    for name in names:
-        digest.update((folder / name).read_bytes())
-    return digest.hexdigest()
-
-
 def settings_identity(settings: dict[str, Any], splits: Splits) -> str:
     """A hash of a fitted member's settings and the training data it is fitted on."""
     payload = json.dumps(settings, sort_keys=True) + split_fingerprint(splits.train, splits.label_names)
@@ -87,7 +75,7 @@ def load_logits(
     if path.is_file():
         with np.load(path, allow_pickle=False) as saved:
             return SplitLogits(saved["dev"], saved.get("test"), "cache")
-    found = _run_predictions(member.path, splits, data) if member.kind == "run" else None
+    found = _saved_predictions(member.path, splits, data)
     if found is None:
         test = member.logits(splits.test.texts) if splits.test is not None else None
         found = SplitLogits(member.logits(splits.dev.texts), test, "predicted")
@@ -103,17 +91,20 @@ def load_logits(
     return found
 
 
-def _run_predictions(run_dir: Path, splits: Splits, data: DataConfig) -> SplitLogits | None:
-    """The run's saved dev/test logits, when they are logits of exactly the ensemble's dev/test rows."""
+def _saved_predictions(model_dir: Path, splits: Splits, data: DataConfig) -> SplitLogits | None:
+    """The dev/test logits a model directory saved (a run's ``predictions/``), when they are logits of
+    exactly the ensemble's dev/test rows: same data settings, same labels."""
+    if not (model_dir / PREDICTIONS_DIR).is_dir() or not (model_dir / CONFIG_FILE).is_file():
+        return None
     try:
-        trained_on = run_data_config(run_dir)
+        trained_on = run_data_config(model_dir)
     except (OSError, ValueError):
         return None
     if _data_identity(trained_on) != _data_identity(data):
         return None
     found: dict[str, np.ndarray | None] = {}
     for name, split in (("dev", splits.dev), ("test", splits.test)):
-        saved = read_predictions(run_dir, name) if split is not None else None
+        saved = read_predictions(model_dir, name) if split is not None else None
         if split is not None and (saved is None or not np.array_equal(saved[1], split.labels)):
             return None
         found[name] = None if saved is None else saved[0].astype(np.float64)

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import softmax
 
+from mindscreen.scores import score
 from mindscreen.thresholds import apply_thresholds, fit_thresholds
 
 MAX_GRID = 400
@@ -38,29 +39,6 @@ def log_loss(y_true: np.ndarray, probs: np.ndarray, multi_label: bool) -> float:
     if multi_label:
         return float(-np.mean(np.log(np.where(truth, p, 1 - p))))
     return float(-np.mean(np.log(p[truth])))
-
-
-def score(y_true: np.ndarray, predicted: np.ndarray, metric: str) -> float:
-    """``metric`` (macro_f1, micro_f1, weighted_f1, accuracy) of 0/1 predictions ``(N, C)``.
-
-    Agrees with :func:`mindscreen.metrics.compute_metrics` (F1 of a class with nothing to find and nothing
-    predicted is 0) but is fast enough to call inside a search.
-    """
-    truth, pred = y_true >= 0.5, predicted >= 0.5  # (N, C)
-    if metric == "accuracy":
-        return float(np.mean(np.all(truth == pred, axis=1)))
-    tp = np.sum(truth & pred, axis=0)
-    denominator = truth.sum(axis=0) + pred.sum(axis=0)  # 2 tp + fp + fn, per class
-    if metric == "micro_f1":
-        total = denominator.sum()
-        return float(2 * tp.sum() / total) if total else 0.0
-    f1 = np.divide(2 * tp, denominator, out=np.zeros(tp.shape), where=denominator > 0)
-    if metric == "macro_f1":
-        return float(f1.mean())
-    if metric == "weighted_f1":
-        support = truth.sum(axis=0)
-        return float((f1 * support).sum() / support.sum()) if support.sum() else 0.0
-    raise ValueError(f"unknown metric {metric!r}; choose one of: macro_f1, micro_f1, weighted_f1, accuracy")
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from mindscreen.contract import FIX, ContractError, check_labels, check_thresholds
 from mindscreen.ensemble.members import Member
 from mindscreen.ensemble.stacking import STACKING_FILE, Stacker
-from mindscreen.linear import LinearPredictor
+from mindscreen.predictors import LoadOptions
+from mindscreen.probabilities import to_logits
 from mindscreen.rundir import read_json, read_thresholds, write_json, write_thresholds
 from mindscreen.thresholds import decide_labels
 
@@ -39,6 +41,8 @@ METHODS = ("weighted", "average", "stacking")
 
 class Ensemble:
     """Members, how their calibrated probabilities combine, and the ensemble's thresholds."""
+
+    kind: ClassVar[str] = "ensemble"
 
     def __init__(
         self,
@@ -98,6 +102,11 @@ class Ensemble:
         """Probabilities ``(N, C)``: sigmoids for multi-label, rows summing to one for multi-class."""
         return self.combine(self.member_probas(texts))
 
+    def predict_logits(self, texts: list[str]) -> np.ndarray:
+        """``(N, C)`` log-odds (multi-label) or log-probabilities (multi-class) of the combined probabilities:
+        the ensemble combines probabilities, so these are what a sigmoid or softmax turns back into them."""
+        return to_logits(self.predict_proba(texts), self.multi_label)
+
     def decide(self, probs: np.ndarray) -> list[list[str]]:
         """Labels per text from probabilities, using the ensemble's per-class thresholds."""
         return decide_labels(probs, self.thresholds, self.labels, self.multi_label)
@@ -107,16 +116,15 @@ class Ensemble:
         return self.decide(self.predict_proba(texts))
 
     def save(self, directory: str | Path) -> None:
-        """Write ensemble.json, thresholds.json, the stacker and the TF-IDF members into ``directory``."""
+        """Write ensemble.json, thresholds.json, the stacker and the small members (TF-IDF) into
+        ``directory``; members of other kinds are referred to by path."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         entries = []
         for m, member in enumerate(self.members):
             own_folder = directory / MEMBERS_DIR / member.name
-            if member.kind == "linear" and member.path.resolve() != own_folder.resolve():
-                model = member.model  # checking the kind first keeps run members unloaded
-                assert isinstance(model, LinearPredictor)
-                model.save(own_folder)  # the ensemble directory holds its TF-IDF members
+            if member.model_kind.embed and member.path.resolve() != own_folder.resolve():
+                member.predictor.save(own_folder)  # the ensemble directory holds its small members
                 member.path = own_folder
             entries.append(
                 _member_entry(member, directory, None if self.weights is None else self.weights[m])
@@ -140,28 +148,22 @@ class Ensemble:
         )
 
     @classmethod
-    def from_dir(cls, directory: str | Path, device: str = "auto", lazy: bool = False) -> Ensemble:
-        """Load an ensemble directory.
+    def from_dir(cls, directory: str | Path, options: LoadOptions | None = None, **changes: Any) -> Ensemble:
+        """Load an ensemble directory, checked against its contract.
 
         Args:
             directory: written by :func:`mindscreen.ensemble.build_ensemble` or :meth:`save`.
-            device: where run members load ('auto': CUDA when available).
-            lazy: load each member's model on its first prediction instead of now.
+            options: how members load: ``device`` for run members, and ``lazy`` to load each member's
+                model on its first prediction instead of now; ``changes`` override single fields.
         """
+        options = (options or LoadOptions()).with_changes(**changes)
         directory = Path(directory)
-        if not is_ensemble_dir(directory):
-            raise FileNotFoundError(
-                f"{directory} is not a mindscreen ensemble directory (expected {ENSEMBLE_FILE}); "
-                "pass the output_dir of `mindscreen ensemble`"
-            )
-        meta = read_json(directory / ENSEMBLE_FILE)
-        if meta.get("format") != FORMAT or meta.get("version") != 1:
-            raise ValueError(f"{directory / ENSEMBLE_FILE} is not in the {FORMAT} format version 1")
+        meta = _verify(directory)
         members = [
-            Member(e["name"], e["kind"], _member_path(directory, e), float(e["temperature"]), device)
+            Member(e["name"], _member_path(directory, e), e["kind"], float(e["temperature"]), options)
             for e in meta["members"]
         ]
-        if not lazy:
+        if not options.lazy:
             members = [member.load() for member in members]
         labels, multi_label = meta["labels"], bool(meta["multi_label"])
         for member in members:
@@ -174,6 +176,37 @@ class Ensemble:
         stacker = Stacker.load(directory, multi_label) if meta["method"] == "stacking" else None
         thresholds = read_thresholds(directory, labels)
         return cls(members, meta["method"], thresholds, weights, stacker, meta.get("name", "ensemble"))
+
+
+def _verify(directory: Path) -> dict[str, Any]:
+    """The directory's contract: ensemble.json in this format with well-formed members, thresholds for its
+    labels, the stacker's file for stacking. Each member is checked by its own kind when it loads."""
+    if not is_ensemble_dir(directory):
+        raise FileNotFoundError(
+            f"{directory} is not a mindscreen ensemble directory (expected {ENSEMBLE_FILE}); "
+            "pass the output_dir of `mindscreen ensemble`"
+        )
+    path = directory / ENSEMBLE_FILE
+    meta = read_json(path)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != 1:
+        raise ContractError(f"{path} is not in the {FORMAT} format version 1")
+    labels = check_labels(path, meta.get("labels"))
+    members = meta.get("members")
+    keys = {"name", "kind", "path", "temperature", "weight"}
+    if (
+        not isinstance(members, list)
+        or not members
+        or not all(isinstance(e, dict) and keys <= set(e) for e in members)
+    ):
+        raise ContractError(f"{path} must list members, each with {', '.join(sorted(keys))}; {FIX}")
+    if meta.get("method") not in METHODS:
+        raise ContractError(
+            f"{path} names method {meta.get('method')!r}; expected one of {', '.join(METHODS)}"
+        )
+    if meta["method"] == "stacking" and not (directory / STACKING_FILE).is_file():
+        raise ContractError(f"{directory / STACKING_FILE} is missing: method 'stacking' needs it; {FIX}")
+    check_thresholds(directory, labels, bool(meta.get("multi_label")))
+    return meta
 
 
 def is_ensemble_dir(path: str | Path) -> bool:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mindscreen.config import (
     DataConfig,
@@ -32,6 +32,7 @@ from mindscreen.config import (
     load_model_file,
     validate_model,
 )
+from mindscreen.scores import METRICS, check_metric
 
 SPEC_FILE = "config.yaml"  # the resolved spec inside an ensemble directory
 
@@ -101,14 +102,20 @@ class CombineSpec(StrictModel):
         description="'weighted': non-negative weights summing to one, fitted on dev for the metric; "
         "'average': equal weights; 'stacking': logistic regression on member probabilities.",
     )
-    metric: Literal["macro_f1", "micro_f1", "weighted_f1", "accuracy"] = Field(
-        "macro_f1", description="Primary metric the weights and thresholds are chosen for."
+    metric: str = Field(
+        "macro_f1",
+        description="Primary metric the weights and thresholds are chosen for; one of: " + ", ".join(METRICS),
     )
     calibrate: bool = Field(True, description="Fit a temperature per member on dev before combining.")
     grid_step: float = Field(0.1, gt=0, le=0.5, description="Finest step of the weight search grid.")
     folds: int = Field(5, ge=2, description="Stacking: cross-validation folds on dev.")
     stacking_c: float = Field(1.0, gt=0, description="Stacking: inverse regularisation strength.")
     seed: int = Field(0, description="Seed of the weight search and the stacking folds.")
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        return check_metric(value)
 
 
 class EnsembleSpec(StrictModel):

@@ -18,7 +18,8 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from mindscreen.linear import fit_logistic, to_probabilities
+from mindscreen.linear import fit_logistic
+from mindscreen.probabilities import to_probabilities
 
 STACKING_FILE = "stacking.safetensors"
 

@@ -1,6 +1,6 @@
 """Whether an ONNX export computes what its run computes, within a stated tolerance.
 
-Probabilities of the torch run (:class:`mindscreen.predictor.Predictor`) and of each exported variant
+Probabilities of the torch run (:class:`mindscreen.predictors.run.RunPredictor`) and of each exported variant
 (:class:`~mindscreen.export.OnnxPredictor`) are compared on the same texts: the largest absolute
 difference of any probability, and the share of texts whose thresholded labels differ. Default
 tolerances: 1e-4 for fp32 (float rounding only) and 0.05 for int8 (weights rounded to 8 bits).
@@ -45,12 +45,12 @@ def check_export(
         Per variant: ``max_abs_diff``, ``tolerance``, ``label_mismatch_share`` and ``passed``; and
         ``passed`` for all variants together.
     """
-    from mindscreen.predictor import Predictor
+    from mindscreen.predictors.run import RunPredictor
 
     if not texts:
         raise ValueError("check_export needs at least one text to compare on")
     limits = {**TOLERANCE, **(tolerance or {})}
-    reference = Predictor.from_dir(run_dir, device="cpu").predict_proba(texts)  # (N, C)
+    reference = RunPredictor.from_dir(run_dir, device="cpu").predict_proba(texts)  # (N, C)
     meta = read_export(export_dir)
     result: dict[str, Any] = {"num_texts": len(texts)}
     for variant in meta["files"]:
@@ -83,7 +83,7 @@ def export_run(
         texts of your own).
     """
     from mindscreen.data import DataError, load_splits
-    from mindscreen.evaluation import run_data_config
+    from mindscreen.rundir import run_data_config
 
     output = export_onnx(run_dir, output_dir, int8=int8, overwrite=overwrite)
     try:

@@ -1,8 +1,8 @@
 """Running an ONNX export with ONNX Runtime: the same ``predict_proba`` as the run it came from.
 
 Tokenisation, length-sorted batching, the run's temperature and thresholds are applied exactly as
-:class:`mindscreen.predictor.Predictor` applies them. A fast tokenizer (``tokenizer.json``) is run by the
-``tokenizers`` library directly, so neither torch nor transformers is imported: a deployment of the
+:class:`mindscreen.predictors.run.RunPredictor` applies them. A fast tokenizer (``tokenizer.json``) is run
+by the ``tokenizers`` library directly, so neither torch nor transformers is imported: a deployment of the
 ONNX path needs neither.
 
 Shapes: ``N`` texts, ``B`` batch, ``T`` tokens, ``C`` classes.
@@ -10,19 +10,22 @@ Shapes: ``N`` texts, ``B`` batch, ``T`` tokens, ``C`` classes.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import expit, softmax
 
+from mindscreen.contract import FIX, ContractError, check_calibration, check_thresholds, check_tokenizer_dir
 from mindscreen.export.onnx import TOKENIZER_DIR, import_onnxruntime, read_export
-from mindscreen.rundir import read_calibration, read_json, read_thresholds
-from mindscreen.thresholds import decide_labels
+from mindscreen.predictors.protocol import CalibratedPredictor, LoadOptions
+from mindscreen.rundir import read_calibration, read_json, read_model_json, read_thresholds, write_thresholds
 
 
-class OnnxPredictor:
+class OnnxPredictor(CalibratedPredictor):
     """An exported classifier in an ONNX Runtime session, with its tokenizer, temperature and thresholds."""
+
+    kind: ClassVar[str] = "onnx"
 
     def __init__(
         self,
@@ -41,35 +44,38 @@ class OnnxPredictor:
         self.max_length, self.batch_size, self.variant = max_length, batch_size, variant
         self.thresholds = np.asarray(thresholds, dtype=np.float64)
         self.temperature = np.asarray(temperature, dtype=np.float64)
+        self.source: Path | None = None  # the directory it was loaded from
 
     @classmethod
     def from_dir(
-        cls, directory: str | Path, int8: bool | None = None, threads: int | None = None, batch_size: int = 64
+        cls, directory: str | Path, options: LoadOptions | None = None, **changes: Any
     ) -> OnnxPredictor:
-        """Load an export directory.
+        """Load an export directory written by :func:`~mindscreen.export.export_onnx`, checked first.
 
-        Args:
-            directory: written by :func:`~mindscreen.export.export_onnx`.
-            int8: run the int8 model (None: int8 when the export has it).
-            threads: ONNX Runtime intra-op threads (None: its default, all cores).
-            batch_size: texts per forward pass.
+        Reads ``options.int8`` (run the int8 model; None: int8 when the export has it), ``threads``
+        (ONNX Runtime intra-op threads; None: its default, all cores) and ``batch_size``.
         """
+        options = (options or LoadOptions()).with_changes(**changes)
         ort = import_onnxruntime()
         directory = Path(directory)
-        files = read_export(directory)["files"]
+        files, spec = _verify(directory)
+        int8 = options.int8
         variant = ("int8" if "int8" in files else "fp32") if int8 is None else ("int8" if int8 else "fp32")
         if variant not in files:
             raise FileNotFoundError(f"{directory} has no {variant} model; export again with --int8")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads is not None:
-            options.intra_op_num_threads = threads
-        session = ort.InferenceSession(
-            str(directory / files[variant]), options, providers=["CPUExecutionProvider"]
-        )
-        spec = read_json(directory / "model.json")
+        session_options = ort.SessionOptions()
+        session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if options.threads is not None:
+            session_options.intra_op_num_threads = options.threads
+        path = directory / files[variant]
+        try:
+            session = ort.InferenceSession(str(path), session_options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # ORT raises its own types for a truncated or corrupt model
+            raise ContractError(
+                f"{path} cannot be loaded by ONNX Runtime ({type(err).__name__}); {FIX}"
+            ) from None
         labels = spec["labels"]
-        return cls(
+        predictor = cls(
             session,
             TextEncoder.load(directory / TOKENIZER_DIR, int(spec["max_length"])),
             labels,
@@ -77,9 +83,11 @@ class OnnxPredictor:
             int(spec["max_length"]),
             read_thresholds(directory, labels),
             read_calibration(directory, labels),
-            batch_size,
+            options.batch_size,
             variant,
         )
+        predictor.source = directory
+        return predictor
 
     @property
     def labels(self) -> list[str]:
@@ -107,15 +115,15 @@ class OnnxPredictor:
             out[chosen] = self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": mask})[0]
         return out
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Calibrated probabilities ``(N, C)``: logits / the run's temperature, then sigmoid or softmax."""
-        logits = self.predict_logits(texts).astype(np.float64) / self.temperature  # (N, C)
-        probs = expit(logits) if self.multi_label else softmax(logits, axis=1)
-        return probs.astype(np.float32)
-
-    def decide(self, probs: np.ndarray) -> list[list[str]]:
-        """Labels per text, using the run's thresholds."""
-        return decide_labels(probs, self.thresholds, self.labels, self.multi_label)
+    def save(self, directory: str | Path) -> None:
+        """Copy the export into ``directory`` (with this predictor's thresholds): an export ``from_dir``
+        loads."""
+        if self.source is None:
+            raise ValueError("this OnnxPredictor was not loaded from a directory; export the run instead")
+        directory = Path(directory)
+        if directory.resolve() != self.source.resolve():
+            shutil.copytree(self.source, directory, dirs_exist_ok=True)
+        write_thresholds(directory, self.labels, self.thresholds, fitted=True)
 
 
 class TextEncoder:
@@ -151,3 +159,19 @@ class TextEncoder:
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         return [list(ids) for ids in self._encode(texts)] if texts else []
+
+
+def _verify(directory: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    """The export's contract: export.json and the model files it lists, model.json, the tokenizer,
+    thresholds and calibration for its labels. Returns the model files by variant and model.json."""
+    files = read_export(directory).get("files")
+    if not isinstance(files, dict) or "fp32" not in files:
+        raise ContractError(f"{directory / 'export.json'} lists no fp32 model file; {FIX}")
+    for name in files.values():
+        if not (directory / name).is_file() or (directory / name).stat().st_size == 0:
+            raise ContractError(f"{directory / name} is missing or empty; {FIX}")
+    spec = read_model_json(directory / "model.json")
+    check_tokenizer_dir(directory / TOKENIZER_DIR)
+    check_thresholds(directory, spec["labels"], bool(spec["multi_label"]))
+    check_calibration(directory, spec["labels"])
+    return files, spec

@@ -1,48 +1,54 @@
-"""``mindscreen predict`` through a pipeline: a table of texts in, the same table plus decisions out."""
+"""``mindscreen predict --input``: a table of texts in, the same table plus the decisions out.
+
+Every directory goes through the pipeline (:func:`~mindscreen.pipeline.load_pipeline` wraps a bare run,
+ensemble, TF-IDF model or export in a one-stage pipeline), so ``predict`` and ``serve`` on the same
+directory give the same labels, probabilities, risk and review flags.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from mindscreen.data import read_texts, write_table
 from mindscreen.pipeline.pipeline import Pipeline
-from mindscreen.pipeline.store import load_pipeline
+from mindscreen.pipeline.store import load_pipeline, model_dir_of
+from mindscreen.predictors import in_chunks
+from mindscreen.rundir import run_data_config
 
-CHUNK = 256  # texts per pipeline call, so progress and memory stay bounded on large files
+
+def default_text_column(path: str | Path) -> str:
+    """The text column the model in ``path`` was trained with (a pipeline: its stage-2 model's)."""
+    return run_data_config(model_dir_of(Path(path))).text_column
 
 
 def predict_table(
     pipeline: str | Path | Pipeline,
     input_path: str | Path,
     output_path: str | Path,
-    text_column: str = "text",
+    text_column: str | None = None,
     progress: bool = False,
 ) -> int:
-    """Classify every text of a table and write it back with the pipeline's decisions.
+    """Classify every text of a table and write it back with the decisions.
 
     Adds ``labels``, ``risk``, ``stage``, ``needs_review``, ``review_reasons`` and one ``prob_<label>``
     column per class to the input columns; list columns are joined with ``|`` in CSV and TSV.
 
     Args:
-        pipeline: a pipeline, or a pipeline / run / ensemble / linear directory.
+        pipeline: a pipeline, or a pipeline / run / ensemble / linear / export directory.
         input_path: CSV, TSV, JSONL or Parquet file.
         output_path: where to write, format by extension.
-        text_column: the column holding the texts.
+        text_column: the column holding the texts; None: the one the model was trained with.
         progress: show a progress bar over the texts.
 
     Returns:
         The number of rows written.
     """
+    if text_column is None:
+        text_column = default_text_column(pipeline) if not isinstance(pipeline, Pipeline) else "text"
     if not isinstance(pipeline, Pipeline):
         pipeline = load_pipeline(pipeline)
     frame, texts = read_texts(input_path, text_column)
-    results = []
-    with tqdm(total=len(texts), desc="predict", unit="text", disable=not progress) as bar:
-        for start in range(0, len(texts), CHUNK):
-            results.extend(pipeline.classify(texts[start : start + CHUNK]))
-            bar.update(min(CHUNK, len(texts) - start))
+    results = [result for part in in_chunks(texts, pipeline.classify, progress) for result in part]
     delimited = Path(output_path).suffix.lower() in {".csv", ".tsv"}
     frame = frame.copy()
 

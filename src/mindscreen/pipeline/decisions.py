@@ -1,4 +1,7 @@
-"""The decision rules of the pipeline, as pure array functions (no models, no I/O).
+"""The decision rules of the pipeline as pure array functions, and the record that carries them.
+
+Each stage (:mod:`mindscreen.pipeline.stages`) takes a :class:`Decisions` record and returns it updated;
+these functions are the rules the stages apply (no models, no I/O).
 
 Stage 1 decides a text as low risk when no crisis phrase matched and its screen score (the highest
 stage-1 probability over risk labels, i.e. labels not marked safe) is below the cutoff; such a text gets
@@ -22,17 +25,15 @@ Shapes: ``N`` texts, ``R`` texts sent to stage 2, ``M`` ensemble members, ``C`` 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from mindscreen.thresholds import apply_thresholds
 
 RISK_LEVELS = ("none", "low", "moderate", "high", "crisis")
-STAGES = ("screen", "model")
 REVIEW_REASONS = ("uncertain", "disagreement", "crisis_phrase")
 NONE, LOW, MODERATE, HIGH, CRISIS = range(5)
-SCREEN, MODEL = range(2)
 
 
 @dataclass(frozen=True)
@@ -81,18 +82,45 @@ class Policy:
         return self.multi_label or bool(self.safe.any())
 
 
+UNDECIDED = -1  # Decisions.stage of a text no stage has decided yet
+
+
 @dataclass(frozen=True)
 class Decisions:
-    """Per-text outcome arrays of one pipeline pass."""
+    """The running record of one pipeline pass: every stage takes it and returns it updated.
+
+    ``stage`` holds, per text, the index in :data:`~mindscreen.pipeline.stages.STAGES` of the stage
+    that decided it (``UNDECIDED`` until one does); ``probs`` and ``preds`` are that stage's. ``risk``
+    and ``crisis_phrase`` are filled at the end (:func:`finish`).
+    """
 
     probs: np.ndarray  # (N, C) the deciding stage's probabilities
     preds: np.ndarray  # (N, C) 0/1
-    stage: np.ndarray  # (N,) SCREEN or MODEL
-    risk: np.ndarray  # (N,) index into RISK_LEVELS
+    stage: np.ndarray  # (N,) index into STAGES, UNDECIDED before
     flagged: np.ndarray  # (N,) crisis phrase matched
     uncertain: np.ndarray  # (N,)
     disagreement: np.ndarray  # (N,)
+    risk: np.ndarray  # (N,) index into RISK_LEVELS
     crisis_phrase: np.ndarray  # (N,) phrase matched but no critical label predicted
+
+    @classmethod
+    def start(cls, num_texts: int, num_labels: int) -> Decisions:
+        """Nothing decided, nothing flagged."""
+        flags = np.zeros(num_texts, dtype=bool)
+        return cls(
+            probs=np.zeros((num_texts, num_labels)),
+            preds=np.zeros((num_texts, num_labels), dtype=np.int64),
+            stage=np.full(num_texts, UNDECIDED),
+            flagged=flags,
+            uncertain=flags,
+            disagreement=flags,
+            risk=np.zeros(num_texts, dtype=np.int64),
+            crisis_phrase=flags,
+        )
+
+    @property
+    def undecided(self) -> np.ndarray:
+        return self.stage == UNDECIDED  # (N,)
 
     @property
     def needs_review(self) -> np.ndarray:
@@ -101,6 +129,18 @@ class Decisions:
     def reasons(self, i: int) -> list[str]:
         values = (self.uncertain[i], self.disagreement[i], self.crisis_phrase[i])
         return [name for name, on in zip(REVIEW_REASONS, values, strict=True) if on]
+
+    def decide(
+        self, rows: np.ndarray, stage: int, probs: np.ndarray, preds: np.ndarray, **flags: np.ndarray
+    ) -> Decisions:
+        """A copy with the texts ``rows`` (bool ``(N,)``) decided by ``stage``: their probabilities and 0/1
+        predictions (``(R, C)`` for those rows) and any review flags (``(R,)`` each)."""
+        changes: dict[str, np.ndarray] = {"stage": np.where(rows, stage, self.stage)}
+        for name, values in (("probs", probs), ("preds", preds), *flags.items()):
+            updated = getattr(self, name).copy()
+            updated[rows] = values
+            changes[name] = updated
+        return replace(self, **changes)
 
 
 def screen_scores(probs: np.ndarray, policy: Policy) -> np.ndarray:
@@ -168,51 +208,11 @@ def risk_levels(probs: np.ndarray, preds: np.ndarray, flagged: np.ndarray, polic
     return np.where(critical | flagged, CRISIS, levels)
 
 
-def compose(
-    at_screen: np.ndarray,
-    flagged: np.ndarray,
-    screen_probs: np.ndarray | None,
-    screen_thresholds: np.ndarray | None,
-    model_probs: np.ndarray,
-    model_thresholds: np.ndarray,
-    members: np.ndarray | None,
-    policy: Policy,
-) -> Decisions:
-    """Merge both stages into per-text decisions.
-
-    Args:
-        at_screen: ``(N,)`` bool, texts decided at stage 1 (see :func:`route`).
-        flagged: ``(N,)`` bool, crisis phrase matched.
-        screen_probs: ``(N, C)`` stage-1 probabilities (may be None when nothing is decided at stage 1).
-        screen_thresholds: ``(C,)`` stage-1 thresholds.
-        model_probs: ``(R, C)`` stage-2 probabilities of the texts not decided at stage 1, in order.
-        model_thresholds: ``(C,)`` stage-2 thresholds (recall floors applied).
-        members: ``(M, R, C)`` ensemble member probabilities, or None.
-        policy: labels, review and risk settings.
-    """
-    n, c = len(at_screen), len(policy.labels)
-    rest = np.flatnonzero(~at_screen)
-    if len(rest) != len(model_probs):
-        raise ValueError(f"{len(rest)} texts go to stage 2 but model_probs has {len(model_probs)} rows")
-    probs, preds = np.zeros((n, c)), np.zeros((n, c), dtype=np.int64)
-    if at_screen.any():
-        assert screen_probs is not None and screen_thresholds is not None
-        probs[at_screen] = screen_probs[at_screen]
-        preds[at_screen] = screen_labels(screen_probs[at_screen], screen_thresholds, policy)
-    probs[rest] = model_probs
-    preds[rest] = apply_thresholds(model_probs, model_thresholds, policy.multi_label) if len(rest) else 0
-    unsure, split = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    unsure[rest] = uncertain(model_probs, model_thresholds, policy)
-    if members is not None:
-        split[rest] = disagree(members, model_thresholds, policy)
-    no_critical = ~preds[:, policy.critical].any(axis=1)
-    return Decisions(
-        probs=probs,
-        preds=preds,
-        stage=np.where(at_screen, SCREEN, MODEL),
-        risk=risk_levels(probs, preds, flagged, policy),
-        flagged=flagged,
-        uncertain=unsure,
-        disagreement=split,
-        crisis_phrase=flagged & no_critical,
+def finish(decisions: Decisions, policy: Policy) -> Decisions:
+    """Risk levels and the ``crisis_phrase`` review flag, once every stage has run."""
+    no_critical = ~decisions.preds[:, policy.critical].any(axis=1)
+    return replace(
+        decisions,
+        risk=risk_levels(decisions.probs, decisions.preds, decisions.flagged, policy),
+        crisis_phrase=decisions.flagged & no_critical,
     )

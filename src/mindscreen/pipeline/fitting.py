@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,15 @@ import numpy as np
 
 from mindscreen.config import DataConfig
 from mindscreen.data import Split, load_splits
-from mindscreen.pipeline.decisions import RISK_LEVELS, Decisions, Policy, compose, route, screen_scores
-from mindscreen.pipeline.floors import fit_cutoff, fit_recall_thresholds, macro_f1, recalls
+from mindscreen.pipeline.decisions import RISK_LEVELS, Decisions, Policy, finish
+from mindscreen.pipeline.floors import fit_cutoff, fit_recall_thresholds, recalls
 from mindscreen.pipeline.lexicon import Lexicon
-from mindscreen.pipeline.pipeline import Pipeline, model_outputs
+from mindscreen.pipeline.pipeline import Pipeline
 from mindscreen.pipeline.spec import PipelineSpec, dump_spec, load_spec
-from mindscreen.pipeline.store import load_model, save_pipeline, state_of, version_of
+from mindscreen.pipeline.stages import STAGES, ModelStage, Scores, ScreenStage
+from mindscreen.pipeline.store import save_pipeline, state_of, version_of
+from mindscreen.predictors import load_predictor
+from mindscreen.scores import macro_f1
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +73,7 @@ def build_pipeline(spec: PipelineSpec) -> Pipeline:
     """Load stage 2, fit thresholds, screen and cutoff on the spec's data, and score dev and test."""
     from mindscreen.linear import LinearPredictor
 
-    model = load_model(spec.model)
+    model = load_predictor(spec.model)
     splits = load_splits(_data_config(spec))
     if splits.label_names != list(model.labels) or splits.multi_label != bool(model.multi_label):
         raise ValueError(
@@ -87,9 +91,10 @@ def build_pipeline(spec: PipelineSpec) -> Pipeline:
         risk_low=spec.risk.low,
     )
     lexicon = Lexicon.load(spec.lexicon.file, spec.lexicon.phrases) if spec.lexicon.enabled else None
-    dev = _predict_split(model, lexicon, splits.dev)
+    dev = score_texts(ModelStage(model, model.thresholds, policy), lexicon, splits.dev.texts)
+    assert dev.model.probs is not None
     thresholds = fit_recall_thresholds(
-        splits.dev.labels, dev["model"], model.thresholds, policy, spec.recall_floor
+        splits.dev.labels, dev.model.probs, model.thresholds, policy, spec.recall_floor
     )
     screen, cutoff = None, None
     if spec.screen is not None:
@@ -99,20 +104,19 @@ def build_pipeline(spec: PipelineSpec) -> Pipeline:
                 "safe_labels (e.g. [neutral]) or screen: null"
             )
         screen = (
-            LinearPredictor.from_dir(spec.screen.linear)
+            load_predictor(spec.screen.linear)
             if spec.screen.linear is not None
             else LinearPredictor.fit(splits, c=spec.screen.c, class_weight=spec.screen.class_weight)
         )
-        dev["screen"] = screen.predict_proba(splits.dev.texts)
+        dev.screen = np.asarray(screen.predict_proba(splits.dev.texts))
         if spec.screen.cutoff == "fit":
             fitted = fit_cutoff(
                 splits.dev.labels,
-                dev["flagged"],
-                dev["screen"],
-                screen.thresholds,
-                dev["model"],
-                thresholds,
-                policy,
+                dev.flags,
+                ScreenStage(screen, 0.0, policy),
+                dev.screen,
+                ModelStage(model, thresholds, policy),
+                dev.model,
                 spec.recall_floor,
                 spec.screen.max_macro_f1_drop,
             )
@@ -144,7 +148,7 @@ def build_pipeline(spec: PipelineSpec) -> Pipeline:
 def _data_config(spec: PipelineSpec) -> DataConfig:
     if spec.data is not None:
         return spec.data
-    from mindscreen.evaluation import run_data_config
+    from mindscreen.rundir import run_data_config
 
     if not (Path(spec.model) / "config.yaml").is_file():
         raise ValueError(
@@ -153,45 +157,51 @@ def _data_config(spec: PipelineSpec) -> DataConfig:
     return run_data_config(Path(spec.model))
 
 
-def _predict_split(model: Any, lexicon: Lexicon | None, split: Split) -> dict[str, Any]:
-    probs, members = model_outputs(model, split.texts)
-    flagged = lexicon.flags(split.texts) if lexicon is not None else np.zeros(len(split.texts), dtype=bool)
-    return {"model": probs, "members": members, "flagged": flagged}
+@dataclass
+class SplitScores:
+    """Every stage's scores of every text of a split, computed once for fitting and scoring."""
+
+    flags: np.ndarray  # (N,) crisis phrase matched
+    model: Scores  # stage 2's probabilities and members
+    screen: np.ndarray | None = None  # (N, C) stage 1's probabilities
+
+
+def score_texts(model: ModelStage, lexicon: Lexicon | None, texts: list[str]) -> SplitScores:
+    """The lexicon's flags and stage 2's scores of every text (stage 1 is added when there is one)."""
+    flags = lexicon.flags(texts) if lexicon is not None else np.zeros(len(texts), dtype=bool)
+    return SplitScores(flags, model.score(texts))
 
 
 def score_split(
-    pipeline: Pipeline, split: Split, predicted: dict[str, Any] | None, own_thresholds: np.ndarray
+    pipeline: Pipeline, split: Split, scored: SplitScores | None, own_thresholds: np.ndarray
 ) -> dict[str, Any]:
     """Scores of the pipeline, of stage 2 on every text, and of stage 2 with its own thresholds.
 
     Args:
         pipeline: the fitted pipeline.
         split: labelled texts.
-        predicted: stage outputs already computed for ``split`` (keys model, members, flagged, screen).
+        scored: every stage's scores of ``split`` computed already, or None.
         own_thresholds: ``(C,)`` the stage-2 model's thresholds before recall floors.
     """
-    if predicted is None:
-        predicted = _predict_split(pipeline.model, pipeline.lexicon, split)
-    if pipeline.screen is not None and "screen" not in predicted:
-        predicted["screen"] = pipeline.screen.predict_proba(split.texts)
-    policy, flagged, probs = pipeline.policy, predicted["flagged"], predicted["model"]
-    at_screen = np.zeros(len(split.texts), dtype=bool)
-    if pipeline.cutoff is not None:
-        at_screen = route(screen_scores(predicted["screen"], policy), flagged, pipeline.cutoff)
-    members = predicted["members"]
-    screen_thresholds = pipeline.screen.thresholds if pipeline.screen is not None else None
-    everything = np.zeros(len(split.texts), dtype=bool)
+    if scored is None:
+        stage = ModelStage(pipeline.model, pipeline.thresholds, pipeline.policy)
+        scored = score_texts(stage, pipeline.lexicon, split.texts)
+    if pipeline.screen is not None and scored.screen is None:
+        scored.screen = np.asarray(pipeline.screen.predict_proba(split.texts))
+    policy = pipeline.policy
+    start = replace(Decisions.start(len(split.texts), len(policy.labels)), flagged=scored.flags)
 
-    def run(mask: np.ndarray, thresholds: np.ndarray) -> Decisions:
-        kept = None if members is None else members[:, ~mask]
-        return compose(
-            mask, flagged, predicted.get("screen"), screen_thresholds, probs[~mask], thresholds, kept, policy
-        )
+    def decided(thresholds: np.ndarray, with_screen: bool) -> Decisions:
+        decisions = start
+        if with_screen and pipeline.cutoff is not None and pipeline.screen is not None:
+            screen = ScreenStage(pipeline.screen, pipeline.cutoff, policy)
+            decisions = screen.apply(Scores(probs=scored.screen), decisions)
+        return finish(ModelStage(pipeline.model, thresholds, policy).apply(scored.model, decisions), policy)
 
     return {
-        "pipeline": summarize(split.labels, run(at_screen, pipeline.thresholds), policy),
-        "model": summarize(split.labels, run(everything, pipeline.thresholds), policy),
-        "model_own_thresholds": summarize(split.labels, run(everything, np.asarray(own_thresholds)), policy),
+        "pipeline": summarize(split.labels, decided(pipeline.thresholds, True), policy),
+        "model": summarize(split.labels, decided(pipeline.thresholds, False), policy),
+        "model_own_thresholds": summarize(split.labels, decided(np.asarray(own_thresholds), False), policy),
     }
 
 
@@ -202,7 +212,9 @@ def summarize(y_true: np.ndarray, decided: Decisions, policy: Policy) -> dict[st
         "num_texts": len(decided.stage),
         "macro_f1": macro_f1(y_true, decided.preds),
         "critical_recall": dict(zip(critical, recalls(y_true, decided.preds, policy.critical), strict=True)),
-        "screen_share": float((decided.stage == 0).mean()) if len(decided.stage) else 0.0,
+        "screen_share": float((decided.stage == STAGES.index("screen")).mean())
+        if len(decided.stage)
+        else 0.0,
         "review_share": float(decided.needs_review.mean()) if len(decided.stage) else 0.0,
         "risk_counts": {level: int((decided.risk == i).sum()) for i, level in enumerate(RISK_LEVELS)},
     }

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mindscreen.pipeline.decisions import Policy, compose, route, screen_scores
+from mindscreen.pipeline.decisions import Decisions, Policy, screen_scores
+from mindscreen.pipeline.stages import STAGES, ModelStage, Scores, ScreenStage
+from mindscreen.scores import macro_f1
 from mindscreen.thresholds import apply_thresholds
 
 logger = logging.getLogger(__name__)
@@ -30,14 +32,6 @@ logger = logging.getLogger(__name__)
 MAX_CANDIDATES = 200
 _PASSES = 5
 _SHRINK = 1 - 1e-6  # strictly below a critical value, so ties resolve towards the critical label
-
-
-def macro_f1(y_true: np.ndarray, preds: np.ndarray) -> float:
-    """Macro-F1 of 0/1 matrices ``(N, C)`` (per class, zero when a class has no support nor predictions)."""
-    truth, pred = y_true >= 0.5, preds >= 1
-    hits = (truth & pred).sum(axis=0)
-    denominator = truth.sum(axis=0) + pred.sum(axis=0)
-    return float(np.mean(np.divide(2 * hits, denominator, out=np.zeros(len(hits)), where=denominator > 0)))
 
 
 def recalls(y_true: np.ndarray, preds: np.ndarray, columns: np.ndarray) -> list[float | None]:
@@ -108,11 +102,10 @@ class CutoffFit:
 def fit_cutoff(
     y_true: np.ndarray,
     flagged: np.ndarray,
+    screen: ScreenStage,
     screen_probs: np.ndarray,
-    screen_thresholds: np.ndarray,
-    model_probs: np.ndarray,
-    model_thresholds: np.ndarray,
-    policy: Policy,
+    model: ModelStage,
+    model_scores: Scores,
     floor: float,
     max_macro_f1_drop: float | None,
 ) -> CutoffFit:
@@ -121,45 +114,34 @@ def fit_cutoff(
     Args:
         y_true: ``(N, C)`` dev labels.
         flagged: ``(N,)`` crisis phrase matched.
+        screen: the stage-1 stage; its cutoff is what is searched, so the one it holds is ignored.
         screen_probs: ``(N, C)`` stage-1 probabilities of every dev text.
-        screen_thresholds: ``(C,)`` stage-1 thresholds.
-        model_probs: ``(N, C)`` stage-2 probabilities of every dev text.
-        model_thresholds: ``(C,)`` stage-2 thresholds, recall floors applied.
-        policy: labels and settings.
+        model: the stage-2 stage, recall floors applied to its thresholds.
+        model_scores: its scores of every dev text.
         floor: the recall every critical label must keep.
         max_macro_f1_drop: how far dev macro-F1 may fall below stage 2 alone; None: no limit.
     """
+    policy = model.policy
     if not policy.critical.any() and max_macro_f1_drop is None:
         raise ValueError(
             "screen.cutoff=fit needs critical_labels (the recall floor bounds the cutoff) or "
             "screen.max_macro_f1_drop; set one of them, or give screen.cutoff a number"
         )
-    scores = screen_scores(screen_probs, policy)
-    baseline = macro_f1(y_true, apply_thresholds(model_probs, model_thresholds, policy.multi_label))
-    best = CutoffFit(
-        0.0,
-        0.0,
-        recalls(y_true, apply_thresholds(model_probs, model_thresholds, policy.multi_label), policy.critical),
-        baseline,
-    )
-    for cutoff in _candidates(scores[~flagged]):
-        at_screen = route(scores, flagged, cutoff)
-        decided = compose(
-            at_screen,
-            flagged,
-            screen_probs,
-            screen_thresholds,
-            model_probs[~at_screen],
-            model_thresholds,
-            None,
-            policy,
-        )
+    start = replace(Decisions.start(*screen_probs.shape), flagged=flagged)
+    alone = model.apply(model_scores, start).preds
+    baseline = macro_f1(y_true, alone)
+    best = CutoffFit(0.0, 0.0, recalls(y_true, alone, policy.critical), baseline)
+    stage_one = STAGES.index(ScreenStage.name)
+    for cutoff in _candidates(screen_scores(screen_probs, policy)[~flagged]):
+        stage = ScreenStage(screen.screen, float(cutoff), policy)
+        screened = stage.apply(Scores(probs=screen_probs), start)
+        decided = model.apply(model_scores, screened)
         recall = recalls(y_true, decided.preds, policy.critical)
         f1 = macro_f1(y_true, decided.preds)
         keeps_floor = all(r is None or r >= floor - 1e-12 for r in recall)
         keeps_f1 = max_macro_f1_drop is None or f1 >= baseline - max_macro_f1_drop - 1e-12
         if keeps_floor and keeps_f1:
-            best = CutoffFit(float(cutoff), float(at_screen.mean()), recall, f1)
+            best = CutoffFit(float(cutoff), float((decided.stage == stage_one).mean()), recall, f1)
     return best
 
 

@@ -1,9 +1,12 @@
-"""The multistage pipeline: crisis lexicon + stage-1 screen, stage-2 model, thresholds, risk, review.
+"""The multistage pipeline: its stages in order, and what it answers per text.
 
-:meth:`Pipeline.classify` returns one :class:`Result` per text; :meth:`Pipeline.predict_proba` makes a
-pipeline usable wherever a predictor is. The rules are in :mod:`mindscreen.pipeline.decisions`.
+:meth:`Pipeline.classify` returns one :class:`Result` per text; :meth:`Pipeline.run` the whole
+:class:`~mindscreen.pipeline.decisions.Decisions` record. The stages
+(:mod:`~mindscreen.pipeline.stages`) run in order, each on the texts no earlier one decided: the crisis
+lexicon, the stage-1 screen, the stage-2 model; the risk levels come last
+(:func:`~mindscreen.pipeline.decisions.finish`).
 
-Shapes: ``N`` texts, ``R`` texts sent to stage 2, ``M`` ensemble members, ``C`` classes.
+Shapes: ``N`` texts, ``C`` classes.
 """
 
 from __future__ import annotations
@@ -13,19 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mindscreen.pipeline.decisions import (
-    RISK_LEVELS,
-    STAGES,
-    Decisions,
-    Policy,
-    compose,
-    route,
-    screen_scores,
-)
+from mindscreen.pipeline.decisions import RISK_LEVELS, Decisions, Policy, finish
 from mindscreen.pipeline.lexicon import Lexicon
+from mindscreen.pipeline.stages import STAGES, LexiconStage, ModelStage, ScreenStage, Stage, run_stages
 
-if TYPE_CHECKING:  # importing predictor pulls in torch; a pipeline of linear models needs none
-    from mindscreen.predictor import ProbabilisticClassifier
+if TYPE_CHECKING:  # the predictor protocol; loading a model goes through the registry
+    from mindscreen.predictors import Predictor
 
 
 @dataclass(frozen=True)
@@ -50,27 +46,11 @@ class Result:
         }
 
 
-def model_outputs(model: ProbabilisticClassifier, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Stage-2 probabilities ``(R, C)`` and, for an ensemble, its members' ``(M, R, C)``.
-
-    An ensemble with ``member_probas`` and ``combine`` runs its members once for both.
-    """
-    if not texts:
-        return np.zeros((0, len(model.labels))), None
-    members_of = getattr(model, "member_probas", None)
-    if not callable(members_of):
-        return np.asarray(model.predict_proba(texts)), None
-    members = np.asarray(members_of(texts))  # (M, R, C)
-    combine = getattr(model, "combine", None)
-    probs = combine(members) if callable(combine) else model.predict_proba(texts)
-    return np.asarray(probs), members
-
-
 class Pipeline:
-    """Stage 1 (crisis lexicon and an optional linear screen) in front of a stage-2 model.
+    """The crisis lexicon and an optional stage-1 screen in front of a stage-2 model.
 
     Args:
-        model: stage 2, anything with ``predict_proba`` (a run, an ensemble, a linear model).
+        model: stage 2, any predictor (a run, an ensemble, a TF-IDF model, an ONNX export).
         policy: labels, critical and safe labels, review and risk settings.
         thresholds: ``(C,)`` stage-2 thresholds, recall floors applied.
         screen: the stage-1 model, or None.
@@ -83,11 +63,11 @@ class Pipeline:
 
     def __init__(
         self,
-        model: ProbabilisticClassifier,
+        model: Predictor,
         policy: Policy,
         thresholds: np.ndarray,
         *,
-        screen: ProbabilisticClassifier | None = None,
+        screen: Predictor | None = None,
         cutoff: float | None = None,
         lexicon: Lexicon | None = None,
         name: str = "pipeline",
@@ -97,14 +77,39 @@ class Pipeline:
         _check_labels(model, policy, "stage-2 model")
         if screen is not None:
             _check_labels(screen, policy, "stage-1 screen")
-        if cutoff is not None and (screen is None or not policy.can_screen):
-            raise ValueError(
-                "a stage-1 cutoff needs a screen model and, for a multi-class task, at least one safe label "
-                "(safe_labels) for stage 1 to answer with"
-            )
-        self.model, self.policy, self.thresholds = model, policy, np.asarray(thresholds, dtype=float)
-        self.screen, self.cutoff, self.lexicon = screen, cutoff, lexicon
+        if cutoff is not None and screen is None:
+            raise ValueError("a stage-1 cutoff needs a screen model")
+        self.policy = policy
+        self.stages: list[Stage] = [
+            *([LexiconStage(lexicon)] if lexicon is not None else []),
+            *([ScreenStage(screen, cutoff, policy)] if screen is not None and cutoff is not None else []),
+            ModelStage(model, thresholds, policy),
+        ]
+        self.screen = screen  # kept (and saved) even when no cutoff lets it decide
         self.name, self.version, self.report = name, version, report or {}
+
+    def _stage(self, kind: type[Stage]) -> Any:
+        return next((stage for stage in self.stages if isinstance(stage, kind)), None)
+
+    @property
+    def model(self) -> Predictor:
+        stage: ModelStage = self._stage(ModelStage)
+        return stage.model
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        stage: ModelStage = self._stage(ModelStage)
+        return stage.thresholds
+
+    @property
+    def cutoff(self) -> float | None:
+        stage: ScreenStage | None = self._stage(ScreenStage)
+        return stage.cutoff if stage is not None else None
+
+    @property
+    def lexicon(self) -> Lexicon | None:
+        stage: LexiconStage | None = self._stage(LexiconStage)
+        return stage.lexicon if stage is not None else None
 
     @property
     def labels(self) -> list[str]:
@@ -115,27 +120,9 @@ class Pipeline:
         return self.policy.multi_label
 
     def run(self, texts: list[str]) -> Decisions:
-        """Decision arrays for ``texts``; stage 2 runs only on texts stage 1 did not decide."""
+        """The decisions for ``texts``: each stage on the texts no earlier stage decided, then risk."""
         texts = list(texts)
-        flagged = self.lexicon.flags(texts) if self.lexicon is not None else np.zeros(len(texts), dtype=bool)
-        screen_probs = None
-        at_screen = np.zeros(len(texts), dtype=bool)
-        if self.screen is not None and self.cutoff is not None and texts:
-            screen_probs = self.screen.predict_proba(texts)  # (N, C)
-            at_screen = route(screen_scores(screen_probs, self.policy), flagged, self.cutoff)
-        rest = [texts[i] for i in np.flatnonzero(~at_screen)]
-        model_probs, members = model_outputs(self.model, rest)  # (R, C), (M, R, C)
-        screen_thresholds = self.screen.thresholds if self.screen is not None else None
-        return compose(
-            at_screen,
-            flagged,
-            screen_probs,
-            screen_thresholds,
-            model_probs,
-            self.thresholds,
-            members,
-            self.policy,
-        )
+        return finish(run_stages(self.stages, texts, len(self.labels)), self.policy)
 
     def classify(self, texts: list[str]) -> list[Result]:
         """One :class:`Result` per text, in order."""
@@ -159,6 +146,10 @@ class Pipeline:
         """``(N, C)`` probabilities of the stage that decided each text."""
         return self.run(texts).probs
 
+    def predict(self, texts: list[str]) -> list[list[str]]:
+        """Labels per text, as decided (by stage 1 or stage 2)."""
+        return [result.labels for result in self.classify(texts)]
+
     def describe(self) -> dict[str, Any]:
         """Labels, thresholds and settings, for ``/v1/model`` (no texts, no phrases)."""
         policy = self.policy
@@ -170,7 +161,7 @@ class Pipeline:
             "thresholds": {label: float(t) for label, t in zip(self.labels, self.thresholds, strict=True)},
             "critical_labels": [label for label, on in zip(self.labels, policy.critical, strict=True) if on],
             "safe_labels": [label for label, on in zip(self.labels, policy.safe, strict=True) if on],
-            "stages": ["screen", "model"] if self.cutoff is not None else ["model"],
+            "stages": [stage.name for stage in self.stages if stage.decides],
             "screen_cutoff": self.cutoff,
             "crisis_lexicon": self.lexicon is not None,
             "abstain_band": policy.abstain_band,
@@ -181,7 +172,7 @@ class Pipeline:
         }
 
 
-def _check_labels(model: ProbabilisticClassifier, policy: Policy, what: str) -> None:
+def _check_labels(model: Predictor, policy: Policy, what: str) -> None:
     if list(model.labels) != policy.labels or bool(model.multi_label) != policy.multi_label:
         raise ValueError(
             f"the {what} has labels {list(model.labels)} (multi_label={model.multi_label}); the pipeline "

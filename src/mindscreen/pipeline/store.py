@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mindscreen.contract import FIX, ContractError, check_labels
 from mindscreen.pipeline.decisions import Policy
 from mindscreen.pipeline.lexicon import LEXICON_FILE, Lexicon
 from mindscreen.pipeline.pipeline import Pipeline
+from mindscreen.predictors import load_predictor
 from mindscreen.rundir import read_json, write_json
 
 PIPELINE_FILE = "pipeline.json"
@@ -48,7 +51,7 @@ def save_pipeline(pipeline: Pipeline, directory: Path, model_path: Path, spec_ya
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "pipeline.yaml").write_text(spec_yaml)
     if pipeline.screen is not None:
-        pipeline.screen.save(directory / SCREEN_DIR)  # type: ignore[attr-defined]
+        pipeline.screen.save(directory / SCREEN_DIR)
     if pipeline.lexicon is not None:
         pipeline.lexicon.save(directory / LEXICON_FILE)
     write_json(directory / REPORT_FILE, pipeline.report)
@@ -92,7 +95,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
             f"{path} is not a directory; pass a pipeline directory (from fit_pipeline) or a run, "
             "ensemble or linear model directory"
         )
-    model = load_model(path)
+    model = load_predictor(path)
     labels = list(model.labels)
     policy = Policy.build(
         labels,
@@ -112,14 +115,8 @@ def load_pipeline(path: str | Path) -> Pipeline:
 
 
 def _load_pipeline_dir(path: Path) -> Pipeline:
-    from mindscreen.linear import LinearPredictor
-
-    state = read_json(path / PIPELINE_FILE)
-    if state.get("format") != FORMAT:
-        raise ValueError(
-            f"{path / PIPELINE_FILE} is not a {FORMAT} file; pass a directory written by fit_pipeline"
-        )
-    model = load_model(_model_path(path, state))
+    state = _verify(path)
+    model = load_predictor(_model_path(path, state))
     policy = Policy.build(
         state["labels"],
         state["multi_label"],
@@ -130,7 +127,7 @@ def _load_pipeline_dir(path: Path) -> Pipeline:
         risk_high=state["risk"]["high"],
         risk_low=state["risk"]["low"],
     )
-    screen = LinearPredictor.from_dir(path / SCREEN_DIR) if state["screen"] else None
+    screen = load_predictor(path / SCREEN_DIR) if state["screen"] else None
     lexicon = Lexicon.load(path / LEXICON_FILE) if state["lexicon"] else None
     report = read_json(path / REPORT_FILE) if (path / REPORT_FILE).is_file() else {}
     return Pipeline(
@@ -146,19 +143,37 @@ def _load_pipeline_dir(path: Path) -> Pipeline:
     )
 
 
-def load_model(path: str | Path) -> Any:
-    """A run, ensemble, linear or ONNX export directory as a predictor.
+def _verify(path: Path) -> dict[str, Any]:
+    """pipeline.json's contract: this format, labels, one finite threshold per label, the settings, and
+    the screen and lexicon files it says it has. The stage-2 model is checked by its own kind."""
+    file = path / PIPELINE_FILE
+    state = read_json(file)
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ContractError(f"{file} is not a {FORMAT} file; pass a directory written by fit_pipeline")
+    keys = ("model", "model_relative", "labels", "multi_label", "thresholds", "screen", "cutoff", "lexicon")
+    missing = [key for key in (*keys, "critical_labels", "safe_labels", "review", "risk") if key not in state]
+    if missing:
+        raise ContractError(f"{file} lacks {', '.join(missing)}; {FIX}")
+    labels = check_labels(file, state["labels"])
+    thresholds = state["thresholds"]
+    if not isinstance(thresholds, list) or len(thresholds) != len(labels):
+        raise ContractError(
+            f"{file} holds {len(thresholds or [])} thresholds for {len(labels)} labels; {FIX}"
+        )
+    if not all(isinstance(t, int | float) and math.isfinite(t) for t in thresholds):
+        raise ContractError(f"{file} holds a threshold that is not a finite number; {FIX}")
+    if not state["multi_label"] and any(t <= 0 for t in thresholds):
+        raise ContractError(f"{file}: multi-class thresholds are scales and must be > 0; {FIX}")
+    if state["screen"] and not (path / SCREEN_DIR).is_dir():
+        raise ContractError(f"{path / SCREEN_DIR} is missing: pipeline.json says there is a screen; {FIX}")
+    if state["lexicon"] and not (path / LEXICON_FILE).is_file():
+        raise ContractError(f"{path / LEXICON_FILE} is missing: pipeline.json says the lexicon is on; {FIX}")
+    return state
 
-    Dispatches like :func:`mindscreen.predictor.load_predictor`, but checks for an export before
-    importing that module, which pulls in torch and transformers: serving an export needs neither.
-    """
-    from mindscreen.export import OnnxPredictor, is_export_dir
 
-    if is_export_dir(path):
-        return OnnxPredictor.from_dir(path)
-    from mindscreen.predictor import load_predictor
-
-    return load_predictor(path)
+def model_dir_of(path: Path) -> Path:
+    """The model directory behind ``path``: a pipeline's stage-2 model, else ``path`` itself."""
+    return _model_path(path, _verify(path)) if is_pipeline_dir(path) else path
 
 
 def _model_path(path: Path, state: dict[str, Any]) -> Path:

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mindscreen.calibration import apply_temperature
-from mindscreen.inference import to_probs
+from mindscreen.probabilities import apply_temperature, to_probabilities
 from mindscreen.report.checklist import Checklist, Criteria, evaluate_checklist
 from mindscreen.rundir import (
     METRICS_FILE,
@@ -97,8 +96,8 @@ def _figures(
         return figures
     raw_logits, truth = saved
     temperature = read_calibration(run_dir, labels)
-    raw = to_probs(raw_logits, multi_label)
-    calibrated = to_probs(apply_temperature(raw_logits, temperature), multi_label)
+    raw = to_probabilities(raw_logits, multi_label)
+    calibrated = to_probabilities(apply_temperature(raw_logits, temperature), multi_label)
     if multi_label:
         outcomes = plots.plot_label_outcomes(truth, calibrated, read_thresholds(run_dir, labels), labels)
         figures.append((f"Outcomes per label ({split})", outcomes))

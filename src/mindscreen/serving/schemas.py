@@ -1,10 +1,15 @@
 """Request and response bodies of the HTTP API (their JSON Schemas are in ``/openapi.json``)."""
 
-from typing import Literal
+from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-RiskLevel = Literal["none", "low", "moderate", "high", "crisis"]
+from mindscreen.pipeline import REVIEW_REASONS, RISK_LEVELS, STAGES
+
+# The enums of the API derive from the pipeline's own lists: a new stage or reason appears here by itself.
+RiskLevel = Enum("RiskLevel", {name: name for name in RISK_LEVELS}, type=str)  # type: ignore[misc]
+StageName = Enum("StageName", {name: name for name in STAGES}, type=str)  # type: ignore[misc]
+ReviewReason = Enum("ReviewReason", {name: name for name in REVIEW_REASONS}, type=str)  # type: ignore[misc]
 
 
 class ClassifyRequest(BaseModel):
@@ -31,9 +36,9 @@ class TextResult(BaseModel):
     labels: list[str] = Field(description="Predicted labels (multi-class: exactly one).")
     probabilities: dict[str, float] = Field(description="Probability per label from the deciding stage.")
     risk: RiskLevel
-    stage: Literal["screen", "model"] = Field(description="'screen': stage 1 decided; 'model': stage 2.")
+    stage: StageName = Field(description="The stage that decided: 'screen' (stage 1) or 'model' (stage 2).")
     needs_review: bool
-    review_reasons: list[Literal["uncertain", "disagreement", "crisis_phrase"]]
+    review_reasons: list[ReviewReason]
 
 
 class ClassifyResponse(BaseModel):

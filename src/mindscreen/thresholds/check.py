@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from mindscreen.scores import class_f1
 from mindscreen.thresholds.fit import fit_thresholds
 from mindscreen.thresholds.rules import MULTI_LABEL_DEFAULT, apply_thresholds, as_matrix, default_thresholds
 
@@ -185,7 +186,7 @@ def _out_of_fold_multi_class(
     num_rows, num_classes = probs.shape
     classes = np.argmax(truth, axis=1)  # (N,)
     default = np.eye(num_classes, dtype=bool)[np.argmax(probs, axis=1)]  # (N, C) argmax
-    default_f1 = _weighted_f1(truth, default, np.ones((1, num_rows)))[0]  # (C,)
+    default_f1 = class_f1(truth, default)  # (C,)
     used = min(folds, num_rows)
     notes = [] if used == folds else [f"dev has {num_rows} rows, fewer than folds={folds}: {used} used"]
     if used < 2:
@@ -193,9 +194,9 @@ def _out_of_fold_multi_class(
         nothing = np.full(num_classes, np.nan)
         return np.zeros(num_classes, dtype=int), nothing, default_f1, nothing, notes
     predicted = _predict_out_of_fold(truth, probs, _fold_ids(classes, used, seed), used, False, grid)
-    oof_f1 = _weighted_f1(truth, predicted, np.ones((1, num_rows)))[0]
-    oof_macro = _weighted_f1(truth, predicted, weights).mean(axis=1)  # (R,) macro-F1 per resample
-    default_macro = _weighted_f1(truth, default, weights).mean(axis=1)
+    oof_f1 = class_f1(truth, predicted)
+    oof_macro = class_f1(truth, predicted, weights).mean(axis=1)  # (R,) macro-F1 per resample
+    default_macro = class_f1(truth, default, weights).mean(axis=1)
     win_rate = np.full(num_classes, np.mean(oof_macro > default_macro))
     return np.full(num_classes, used), oof_f1, default_f1, win_rate, notes
 
@@ -212,14 +213,14 @@ def _out_of_fold_multi_label(
     used = np.minimum(folds, truth.sum(axis=0)).astype(int)  # (C,) at most one fold per positive
     used[used < 2] = 0
     default = probs >= MULTI_LABEL_DEFAULT  # (N, C)
-    default_f1 = _weighted_f1(truth, default, np.ones((1, num_rows)))[0]
+    default_f1 = class_f1(truth, default)
     oof_f1, win_rate = np.full(num_classes, np.nan), np.full(num_classes, np.nan)
     for c in np.flatnonzero(used):
         column = truth[:, c, None]
         fold_of = _fold_ids(truth[:, c], int(used[c]), seed)  # (N,)
         predicted = _predict_out_of_fold(column, probs[:, c, None], fold_of, int(used[c]), True, grid)
-        oof_f1[c] = _weighted_f1(column, predicted, np.ones((1, num_rows)))[0, 0]
-        wins = _weighted_f1(column, predicted, weights) > _weighted_f1(column, default[:, c, None], weights)
+        oof_f1[c] = class_f1(column, predicted)[0]
+        wins = class_f1(column, predicted, weights) > class_f1(column, default[:, c, None], weights)
         win_rate[c] = wins.mean()
     notes = []
     if np.any(used == 0):
@@ -227,15 +228,6 @@ def _out_of_fold_multi_label(
     if np.any((used > 0) & (used < folds)):
         notes.append(f"classes with fewer than {folds} positives were checked with one fold per positive")
     return used, oof_f1, default_f1, win_rate, notes
-
-
-def _weighted_f1(truth: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(R, C) F1 per class with rows counted ``weights`` (R, N) times; 0 where a class is neither true
-    nor predicted. ``truth`` and ``predicted`` are (N, C) booleans."""
-    truth, predicted = truth.astype(float), predicted.astype(float)
-    hits = weights @ (truth * predicted)  # (R, C)
-    denominator = weights @ truth + weights @ predicted
-    return np.divide(2 * hits, denominator, out=np.zeros(denominator.shape), where=denominator > 0)
 
 
 def _bootstrap_weights(num_rows: int, seed: int) -> np.ndarray:

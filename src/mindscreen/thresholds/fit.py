@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mindscreen.scores import f1_from_counts
 from mindscreen.thresholds.rules import apply_thresholds, as_matrix, default_thresholds
 
 _GRID = np.round(np.linspace(0.02, 0.98, 49), 6)  # multi-label candidates, besides midpoints of the probs
@@ -68,7 +69,7 @@ def _fit_multi_label(truth: np.ndarray, probs: np.ndarray, grid: np.ndarray | No
         # F1 at every candidate at once: counts of probs >= t from the sorted arrays.
         predicted = column.size - np.searchsorted(column, candidates, side="left")
         hits = positives.size - np.searchsorted(positives, candidates, side="left")
-        f1 = 2 * hits / (positives.size + predicted)
+        f1 = f1_from_counts(hits, predicted, positives.size)
         thresholds[c] = _middle_of_best_run(candidates, f1)
     return thresholds
 
@@ -112,14 +113,16 @@ def _macro_f1(truth: np.ndarray, preds: np.ndarray, support: np.ndarray) -> np.n
 
 
 def _class_f1(truth: np.ndarray, preds: np.ndarray, support: np.ndarray) -> np.ndarray:
-    """(M, C) F1 per class for each row of ``preds`` (M, N); 0 where a class is neither true nor predicted."""
+    """(M, C) F1 per class for each row of ``preds`` (M, N); 0 where a class is neither true nor predicted.
+
+    Counts by bincount over class indices: much cheaper here than one-hot matrices per candidate.
+    """
     num_classes = support.size
     keys = preds + np.arange(preds.shape[0])[:, None] * num_classes  # (M, N)
     size = preds.shape[0] * num_classes
     predicted = np.bincount(keys.ravel(), minlength=size).reshape(-1, num_classes)
     hits = np.bincount(keys[preds == truth], minlength=size).reshape(-1, num_classes)
-    denominator = support + predicted
-    return np.divide(2 * hits, denominator, out=np.zeros(denominator.shape), where=denominator > 0)
+    return f1_from_counts(hits, predicted, support)
 
 
 def _middle_of_best_run(candidates: np.ndarray, scores: np.ndarray) -> float:

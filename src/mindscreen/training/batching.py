@@ -1,8 +1,8 @@
-"""Tokenising once, then batching with dynamic padding.
+"""Training batches: a split's token ids, and shuffled, length-grouped batches of them.
 
-Texts are tokenised up front without padding; each batch is padded only to its own
-longest text. Length grouping sorts texts by length inside large shuffled chunks, so a
-batch holds texts of similar length and little compute goes to padding.
+Tokenising and padding are shared with prediction (:mod:`mindscreen.inference.encoding`). Length
+grouping sorts texts by length inside large shuffled chunks, so a batch holds texts of similar length
+and little compute goes to padding.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from mindscreen.data import Split
+from mindscreen.inference.encoding import encode_texts
 
 # How many batches one length-sorted chunk spans: large enough to group lengths well,
 # small enough that batch order stays random.
@@ -35,14 +35,6 @@ class Encoded:
 def encode_split(tokenizer: Any, split: Split, max_length: int) -> Encoded:
     """A split's texts as token ids, with its labels."""
     return Encoded(encode_texts(tokenizer, split.texts, max_length), split.labels)
-
-
-def encode_texts(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
-    """Token ids per text, truncated to ``max_length`` and with special tokens."""
-    if not texts:
-        return []
-    encoded = tokenizer(texts, truncation=True, max_length=max_length, add_special_tokens=True)
-    return [list(ids) for ids in encoded["input_ids"]]
 
 
 def train_batches(
@@ -72,35 +64,3 @@ def train_batches(
         part = part[np.argsort(-lengths[part], kind="stable")]
         batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def eval_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Batches sorted by length (longest first), covering every index once."""
-    order = np.argsort(-lengths, kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def collate(
-    ids: list[list[int]],
-    indices: np.ndarray,
-    pad_id: int,
-    labels: np.ndarray | None = None,
-    pad_multiple: int = 1,
-    pin: bool = False,
-) -> dict[str, torch.Tensor]:
-    """Pad the chosen texts to the batch's longest: ``input_ids``/``attention_mask`` ``(B, T)``.
-
-    ``pad_multiple`` rounds ``T`` up (few distinct shapes for ``torch.compile``, tensor-core
-    friendly widths); ``pin`` puts the batch in page-locked memory for asynchronous copies to a GPU.
-    """
-    rows = [ids[i] for i in indices]
-    width = -(-max(len(row) for row in rows) // pad_multiple) * pad_multiple
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for r, row in enumerate(rows):
-        input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[r, : len(row)] = 1
-    batch = {"input_ids": input_ids, "attention_mask": mask}
-    if labels is not None:
-        batch["labels"] = torch.from_numpy(np.ascontiguousarray(labels[indices], dtype=np.float32))
-    return {k: v.pin_memory() for k, v in batch.items()} if pin else batch

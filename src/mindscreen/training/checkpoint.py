@@ -17,9 +17,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+# has_checkpoint is re-exported: the loop and the tests import it from here.
+from mindscreen.rundir import CHECKPOINT_DIR
+from mindscreen.rundir import has_checkpoint as has_checkpoint
 from mindscreen.training.ema import EMA
-
-CHECKPOINT_DIR = "checkpoints/last"
 
 
 @dataclass
@@ -64,10 +65,6 @@ def save_checkpoint(
     (tmp / "state.json").write_text(json.dumps(asdict(state), indent=2) + "\n")
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
-
-
-def has_checkpoint(run_dir: Path) -> bool:
-    return (run_dir / CHECKPOINT_DIR / "state.json").is_file()
 
 
 def load_checkpoint(

@@ -15,8 +15,9 @@ import numpy as np
 from mindscreen.augmentation import AUGMENT_STREAM, augment_texts, eligible_examples, load_synonyms
 from mindscreen.config import RunConfig
 from mindscreen.data import Split
+from mindscreen.inference import encode_texts
 from mindscreen.sampling import build_sample_weights, sample_epoch
-from mindscreen.training.batching import Encoded, encode_texts, train_batches
+from mindscreen.training.batching import Encoded, train_batches
 
 
 @dataclass

@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from mindscreen.calibration import apply_temperature, fit_temperature
+from mindscreen.calibration import fit_temperature
 from mindscreen.config import RunConfig
 from mindscreen.data import Splits
-from mindscreen.inference import predict_logits, to_probs
+from mindscreen.inference import predict_logits
 from mindscreen.metrics import compute_metrics, expected_calibration_error
 from mindscreen.modeling import load_model
+from mindscreen.probabilities import apply_temperature, to_probabilities
 from mindscreen.rundir import METRICS_FILE, write_calibration, write_json, write_predictions, write_thresholds
 from mindscreen.thresholds import (
     default_thresholds,
@@ -63,10 +64,10 @@ def finish_run(
     probs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     ece: dict[str, dict[str, float]] = {}
     for name, (truth, logits) in raw.items():
-        calibrated = to_probs(apply_temperature(logits, temperature), multi_label)
+        calibrated = to_probabilities(apply_temperature(logits, temperature), multi_label)
         probs[name] = (truth, calibrated)
         ece[name] = {
-            "before": expected_calibration_error(truth, to_probs(logits, multi_label), multi_label),
+            "before": expected_calibration_error(truth, to_probabilities(logits, multi_label), multi_label),
             "after": expected_calibration_error(truth, calibrated, multi_label),
         }
     write_calibration(run_dir, labels, method, temperature, ece)

@@ -27,10 +27,11 @@ from tqdm.auto import tqdm
 
 from mindscreen.config import RunConfig, TrainConfig, dump_config
 from mindscreen.data import Splits, load_splits
-from mindscreen.inference import predict_logits, to_probs
+from mindscreen.inference import predict_logits
 from mindscreen.losses import build_loss
 from mindscreen.metrics import compute_metrics, primary_metric
 from mindscreen.modeling import Classifier, build_model, save_model
+from mindscreen.probabilities import to_probabilities
 from mindscreen.rundir import CONFIG_FILE, append_log, truncate_log
 from mindscreen.training.batching import Encoded, encode_split
 from mindscreen.training.checkpoint import (
@@ -121,7 +122,7 @@ def train(
         device,
     )
 
-    loss_fn = build_loss(tcfg.loss, splits.multi_label, tcfg, splits.train.labels)
+    loss_fn = build_loss(tcfg.loss, splits.multi_label, splits.train.labels)
     planner = EpochPlanner(splits.train, train_set, tokenizer, max_length, config, splits.multi_label)
     steps_per_epoch = math.ceil(planner.batches_per_epoch() // world.size / tcfg.grad_accum)
     total_steps = max(1, math.ceil(tcfg.epochs * steps_per_epoch))
@@ -248,7 +249,7 @@ class EvalContext:
         pad_id = self.tokenizer.pad_token_id or 0
         logits = predict_logits(self.model, data.ids, pad_id, self.tcfg.eval_batch_size, self.amp_dtype)
         loss = float(self.loss_fn(torch.from_numpy(logits), torch.from_numpy(data.labels)))
-        probs = to_probs(logits, self.splits.multi_label)
+        probs = to_probabilities(logits, self.splits.multi_label)
         return loss, compute_metrics(data.labels, probs, self.splits.label_names, self.splits.multi_label)
 
 

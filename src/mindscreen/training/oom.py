@@ -6,27 +6,18 @@ many parts (micro-batch halved, accumulation doubled, so ``batch_size * grad_acc
 schedule stay the same) and redoes the step. The split factor is saved in the checkpoint, so a
 resumed run keeps the smaller micro-batch.
 
-Prediction (:func:`mindscreen.inference.predict_logits`) halves its batch instead: texts run longest
-first, so once a batch fits, every later one fits too.
+Prediction halves its batch instead (:mod:`mindscreen.inference.memory`).
 """
 
 from __future__ import annotations
 
-import gc
 import math
 
 import numpy as np
-import torch
 
-# torch.cuda.OutOfMemoryError is an alias of torch.OutOfMemoryError in recent torch; older
-# versions have only the former. Collect whichever exist.
-OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
-    {
-        error
-        for error in (getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None))
-        if isinstance(error, type)
-    }
-)
+from mindscreen.inference.memory import OOM_ERRORS, free_memory
+
+__all__ = ["OOM_ERRORS", "free_memory", "micro_batch_size", "next_split", "split_batch"]
 
 
 def split_batch(indices: np.ndarray, parts: int) -> list[np.ndarray]:
@@ -47,23 +38,3 @@ def next_split(batch_size: int, splits: int) -> int:
             "use train.precision=bf16 (or fp16), or pick a smaller encoder"
         )
     return splits * 2
-
-
-def smaller_eval_batch(size: int) -> int:
-    """The prediction batch size after an out-of-memory error on ``size`` texts; raises at one text."""
-    if size <= 1:
-        raise RuntimeError(
-            "CUDA out of memory predicting a single text (batch size 1), so a smaller "
-            "train.eval_batch_size (evaluation in training) or predictor batch_size cannot help; "
-            "free GPU memory held by other processes, lower model.max_length, use "
-            "train.precision=bf16 (or fp16) in training, pick a smaller encoder, or predict on the "
-            "CPU (Predictor.from_dir(run, device='cpu'))"
-        )
-    return size // 2
-
-
-def free_memory(device: torch.device) -> None:
-    """Release what the failed step held: Python garbage, then the CUDA cache."""
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()

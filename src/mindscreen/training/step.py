@@ -15,8 +15,7 @@ import torch
 from torch import nn
 
 from mindscreen.config import TrainConfig
-from mindscreen.inference import autocast
-from mindscreen.training.batching import collate
+from mindscreen.inference import autocast, collate
 from mindscreen.training.checkpoint import TrainState
 from mindscreen.training.distributed import World, no_sync
 from mindscreen.training.epochs import Epoch

@@ -33,6 +33,7 @@ from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrial
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from mindscreen.scores import check_metric
 from mindscreen.tuning.space import PrunerSpec, SamplerSpec, SpaceError
 
 logger = logging.getLogger(__name__)
@@ -44,23 +45,15 @@ HEARTBEAT, GRACE = 30, 120
 # PostgreSQL advisory lock held while a worker opens the storage (and may create Optuna's tables).
 SCHEMA_LOCK = zlib.crc32(b"mindscreen optuna schema")
 
-# The metric decides the direction; anything that reads as a loss or an error is minimised.
-DIRECTIONS = {
-    "macro_f1": "maximize",
-    "micro_f1": "maximize",
-    "weighted_f1": "maximize",
-    "accuracy": "maximize",
-}
 
 # This process, as recorded on each of its trials (user attr "worker").
 WORKER = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex[:12]}
 
 
 def direction_of(metric: str) -> str:
-    """``"maximize"`` or ``"minimize"`` for a primary metric name."""
-    if metric in DIRECTIONS:
-        return DIRECTIONS[metric]
-    return "minimize" if metric.endswith(("loss", "error", "_err")) else "maximize"
+    """``"maximize"``: every primary metric (:data:`~mindscreen.scores.METRICS`) is higher-is-better."""
+    check_metric(metric)
+    return "maximize"
 
 
 class StorageError(ValueError):

@@ -1,4 +1,4 @@
-"""Batched forward passes shared by training-time evaluation and prediction.
+"""OOM-safe batched forward passes, shared by training-time evaluation and prediction.
 
 Shapes: ``N`` texts, ``B`` batch, ``C`` classes.
 """
@@ -11,9 +11,9 @@ import logging
 import numpy as np
 import torch
 
+from mindscreen.inference.encoding import collate, eval_batches
+from mindscreen.inference.memory import OOM_ERRORS, free_memory, smaller_eval_batch
 from mindscreen.modeling import Classifier
-from mindscreen.training.batching import collate, eval_batches
-from mindscreen.training.oom import OOM_ERRORS, free_memory, smaller_eval_batch
 
 logger = logging.getLogger(__name__)
 
@@ -87,10 +87,3 @@ def _forward_batches(
         rest = np.concatenate(batches[len(outputs) :])  # still longest first
         batches[len(outputs) :] = [rest[i : i + size] for i in range(0, len(rest), size)]
     return outputs, batches
-
-
-def to_probs(logits: np.ndarray, multi_label: bool) -> np.ndarray:
-    """Sigmoid per class for multi-label, softmax over classes otherwise."""
-    tensor = torch.from_numpy(logits)
-    probs = torch.sigmoid(tensor) if multi_label else torch.softmax(tensor, dim=-1)
-    return probs.numpy()

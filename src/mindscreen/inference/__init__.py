@@ -1,0 +1,14 @@
+"""Applying an encoder classifier to token ids: what training's evaluation and every predictor share.
+
+- :mod:`~mindscreen.inference.encoding`: tokenising texts, length-sorted batches, padded collation.
+- :mod:`~mindscreen.inference.memory`: CUDA out-of-memory errors and freeing what a failed batch held.
+- :mod:`~mindscreen.inference.forward`: OOM-safe batched forward passes (:func:`predict_logits`).
+
+Nothing here imports :mod:`mindscreen.training`: prediction does not depend on the training loop, which
+builds on these pieces.
+"""
+
+from mindscreen.inference.encoding import collate, encode_texts, eval_batches
+from mindscreen.inference.forward import autocast, predict_logits
+
+__all__ = ["autocast", "collate", "encode_texts", "eval_batches", "predict_logits"]

@@ -1,0 +1,85 @@
+"""A trained run as a predictor: the fine-tuned encoder, its pooler and head, temperature and thresholds.
+
+Shapes: ``N`` texts, ``C`` classes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from mindscreen.inference import encode_texts, predict_logits
+from mindscreen.modeling import Classifier, load_model, save_model
+from mindscreen.predictors.protocol import CalibratedPredictor, LoadOptions
+from mindscreen.rundir import (
+    read_calibration,
+    read_thresholds,
+    verify_run_dir,
+    write_calibration,
+    write_thresholds,
+)
+
+
+class RunPredictor(CalibratedPredictor):
+    """A trained classifier with its tokenizer, calibration temperature(s) and fitted thresholds."""
+
+    kind: ClassVar[str] = "run"
+
+    def __init__(
+        self,
+        model: Classifier,
+        tokenizer: Any,
+        thresholds: np.ndarray,
+        batch_size: int = 64,
+        temperature: np.ndarray | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.thresholds = np.asarray(thresholds, dtype=np.float64)
+        self.batch_size = batch_size
+        self.temperature = np.ones(1) if temperature is None else np.asarray(temperature, dtype=np.float64)
+
+    @classmethod
+    def from_dir(
+        cls, directory: str | Path, options: LoadOptions | None = None, **changes: Any
+    ) -> RunPredictor:
+        """Load a finished run directory, checked against its contract, onto ``options.device``."""
+        options = (options or LoadOptions()).with_changes(**changes)
+        directory = Path(directory)
+        verify_run_dir(directory)
+        model, tokenizer = load_model(directory)
+        device = options.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        thresholds = read_thresholds(directory, model.spec.labels)
+        temperature = read_calibration(directory, model.spec.labels)
+        return cls(model.to(device), tokenizer, thresholds, options.batch_size, temperature)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.model.spec.labels
+
+    @property
+    def multi_label(self) -> bool:
+        return self.model.spec.multi_label
+
+    def predict_logits(self, texts: list[str]) -> np.ndarray:
+        """Raw logits ``(N, C)`` in input order (before the temperature), texts batched by length."""
+        ids = encode_texts(self.tokenizer, list(texts), self.model.spec.max_length)
+        if not ids:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return predict_logits(self.model, ids, self.tokenizer.pad_token_id or 0, self.batch_size)
+
+    def save(self, directory: str | Path) -> None:
+        """Write the model files, thresholds.json and calibration.json: a directory ``from_dir`` loads."""
+        directory = Path(directory)
+        save_model(self.model, self.tokenizer, directory)
+        write_thresholds(directory, self.labels, self.thresholds, fitted=True)
+        temperature = self.temperature
+        method = (
+            "none" if np.all(temperature == 1) else "temperature" if temperature.size == 1 else "per_class"
+        )
+        write_calibration(directory, self.labels, method, temperature, ece={})
