@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from types import UnionType
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -267,6 +268,12 @@ class RunConfig(StrictModel):
 
     name: str = "run"
     output_dir: str = Field("runs/run", description="The run directory written by train.")
+    defaults_from_data: bool = Field(
+        True,
+        description="Choose the keys you did not set (max length, epochs, evaluation cadence, class "
+        "weights, learning rate) from a profile of the data (docs/training-guide.md); false: the "
+        "library defaults as they are.",
+    )
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -281,19 +288,47 @@ def packaged_config(name: str = QUICKSTART) -> Path:
     return Path(str(resources.files("mindscreen") / "configs" / name))
 
 
+# data.* keys that name where the texts come from; any of them (but data.dir=demo) is the user's data.
+DATA_SOURCE_KEYS = ("dir", "train", "dev", "test")
+
+
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
     """Read a YAML config, apply ``key=value`` overrides and validate the result.
 
+    Without a file, the shipped quickstart config applies to the demo data alone: when the
+    overrides name no data (or ``data.dir=demo``). Overrides that name the user's own data
+    (``data.train``, ``data.dir`` other than demo, ``data.dev``, ``data.test``) start from the
+    library defaults (``RunConfig()``), never from the demo's settings.
+
     Args:
-        path: YAML file; ``None`` uses the shipped quickstart config.
+        path: YAML file; ``None``: the quickstart for the demo, else the library defaults.
         overrides: strings like ``train.lr=3e-5`` or ``model.pooling=cls``; values
-            are parsed as YAML, so ``null``, numbers, lists and booleans work.
+            are parsed as YAML, so ``null``, numbers, lists and booleans work (see
+            :func:`apply_override` for string keys).
 
     Raises:
         ConfigError: unreadable file, bad override or invalid value, naming the dotted key.
     """
-    path = Path(path) if path is not None else packaged_config()
-    return load_model_file(RunConfig, path, overrides, "config")
+    overrides = list(overrides)
+    if path is not None:
+        return load_model_file(RunConfig, path, overrides, "config")
+    raw: dict[str, Any] = {}
+    for item in overrides:
+        apply_override(raw, item, RunConfig)
+    if names_demo_data(raw):
+        return load_model_file(RunConfig, packaged_config(), overrides, "config")
+    return validate_model(RunConfig, raw, "command line", "config")
+
+
+def names_demo_data(raw: Mapping[str, Any]) -> bool:
+    """Whether a raw config names no data source, or only ``data.dir=demo``."""
+    data = raw.get("data")
+    if data is None:
+        return True
+    if not isinstance(data, Mapping):
+        return False
+    sources = {key: data[key] for key in DATA_SOURCE_KEYS if data.get(key) is not None}
+    return sources in ({}, {"dir": "demo"})
 
 
 def load_model_file(model: type[M], path: str | Path, overrides: Iterable[str], what: str) -> M:
@@ -337,11 +372,66 @@ def validate_model(model: type[M], raw: Mapping[str, Any], source: str, what: st
 
 
 def apply_override(raw: dict[str, Any], item: str, root: type[BaseModel] | None = None) -> None:
-    """Set one dotted ``key=value`` in a raw config (or spec of model ``root``) dict, in place."""
+    """Set one dotted ``key=value`` in a raw config (or spec of model ``root``) dict, in place.
+
+    The value is parsed as YAML, except where YAML would turn the text for a string key into
+    something else: ``data.label_delimiter=|`` (what a shell passes for ``'|'``) is the string
+    ``|``, not YAML's empty block scalar; ``data.text_column=2`` is ``"2"``. ``null`` stays null.
+    """
     key, sep, text = item.partition("=")
     if not sep or not key:
         raise ConfigError(f"override {item!r} is not key=value, e.g. train.lr=3e-5")
-    set_dotted(raw, key.strip(), yaml.safe_load(text), root)
+    key = key.strip()
+    set_dotted(raw, key, parse_value(key, text, _annotation_at(root or RunConfig, key)), root)
+
+
+# Texts that YAML reads as null; a string key given one of them is set to null.
+NULL_TEXTS = ("", "~", "null", "Null", "NULL")
+
+
+def parse_value(key: str, text: str, annotation: Any = None) -> Any:
+    """The value of an override's text: YAML, or the text itself for a string key YAML garbles."""
+    takes_text = _takes_text(annotation)
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        if takes_text:
+            return text
+        problem = getattr(err, "problem", None) or "not valid YAML"
+        raise ConfigError(f"cannot parse the value of {key}={text}: {problem}; quote it or fix it") from None
+    if not takes_text or text.strip() in NULL_TEXTS:
+        return value
+    if not isinstance(value, str) or (value == "" and text.strip() not in ("''", '""')):
+        return text
+    return value
+
+
+def _takes_text(annotation: Any) -> bool:
+    """Whether a field holds only strings (``str``, ``str | None``, a ``Literal`` of strings)."""
+    if annotation is None:
+        return False
+    if annotation is str:
+        return True
+    if get_origin(annotation) is Literal:
+        return all(isinstance(arg, str) for arg in get_args(annotation))
+    if get_origin(annotation) not in (Union, UnionType):
+        return False
+    options = [arg for arg in get_args(annotation) if arg is not type(None)]
+    return bool(options) and all(map(_takes_text, options))
+
+
+def _annotation_at(root: type[BaseModel], key: str) -> Any:
+    """The type annotation of dotted ``key`` under ``root``; None where the key is unknown."""
+    model: type[BaseModel] | None = root
+    annotation: Any = None
+    for part in key.split("."):
+        if part.isdigit() and annotation is not None:  # an item of a list: same model
+            continue
+        if model is None or part not in model.model_fields:
+            return None
+        annotation = model.model_fields[part].annotation
+        model = _model_of(annotation)
+    return annotation
 
 
 def set_dotted(raw: dict[str, Any], key: str, value: Any, root: type[BaseModel] | None = None) -> None:
