@@ -70,22 +70,3 @@ def test_own_data_without_a_config_file_starts_from_the_library_defaults(data: l
     )
     assert config.name == "run" and config.data.text_column == "body"
     assert "model.max_length" not in explicit_keys(config)  # left to the data's rules
-
-
-@pytest.mark.parametrize("typed", ["|", ";", "#", ">", "&", "-", "yes", "2"])
-def test_string_keys_take_what_a_shell_passes_literally(typed: str) -> None:
-    # `data.label_delimiter='|'` in a shell arrives as `data.label_delimiter=|` (YAML: an empty block)
-    config = load_config(None, ["data.train=x.csv", f"data.label_delimiter={typed}"])
-    assert config.data.label_delimiter == typed
-
-
-def test_null_and_quoted_values_of_string_keys_keep_their_yaml_meaning() -> None:
-    config = load_config(None, ["data.train=x.csv", "data.label_column=null", "data.text_column='body'"])
-    assert config.data.label_column is None and config.data.text_column == "body"
-
-
-def test_non_string_keys_still_parse_as_yaml_and_bad_yaml_names_the_key() -> None:
-    config = load_config(None, ["train.focal_alpha=[1, 2]", "data.labels=[a, b]", "train.eval_every=5"])
-    assert config.train.focal_alpha == [1.0, 2.0] and config.data.labels == ["a", "b"]
-    with pytest.raises(ConfigError, match=r"train\.focal_alpha"):
-        load_config(None, ["train.focal_alpha=[1"])

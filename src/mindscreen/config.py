@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from types import UnionType
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -381,57 +380,10 @@ def apply_override(raw: dict[str, Any], item: str, root: type[BaseModel] | None 
     key, sep, text = item.partition("=")
     if not sep or not key:
         raise ConfigError(f"override {item!r} is not key=value, e.g. train.lr=3e-5")
+    from mindscreen.overrides import field_annotation, parse_value
+
     key = key.strip()
-    set_dotted(raw, key, parse_value(key, text, _annotation_at(root or RunConfig, key)), root)
-
-
-# Texts that YAML reads as null; a string key given one of them is set to null.
-NULL_TEXTS = ("", "~", "null", "Null", "NULL")
-
-
-def parse_value(key: str, text: str, annotation: Any = None) -> Any:
-    """The value of an override's text: YAML, or the text itself for a string key YAML garbles."""
-    takes_text = _takes_text(annotation)
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        if takes_text:
-            return text
-        problem = getattr(err, "problem", None) or "not valid YAML"
-        raise ConfigError(f"cannot parse the value of {key}={text}: {problem}; quote it or fix it") from None
-    if not takes_text or text.strip() in NULL_TEXTS:
-        return value
-    if not isinstance(value, str) or (value == "" and text.strip() not in ("''", '""')):
-        return text
-    return value
-
-
-def _takes_text(annotation: Any) -> bool:
-    """Whether a field holds only strings (``str``, ``str | None``, a ``Literal`` of strings)."""
-    if annotation is None:
-        return False
-    if annotation is str:
-        return True
-    if get_origin(annotation) is Literal:
-        return all(isinstance(arg, str) for arg in get_args(annotation))
-    if get_origin(annotation) not in (Union, UnionType):
-        return False
-    options = [arg for arg in get_args(annotation) if arg is not type(None)]
-    return bool(options) and all(map(_takes_text, options))
-
-
-def _annotation_at(root: type[BaseModel], key: str) -> Any:
-    """The type annotation of dotted ``key`` under ``root``; None where the key is unknown."""
-    model: type[BaseModel] | None = root
-    annotation: Any = None
-    for part in key.split("."):
-        if part.isdigit() and annotation is not None:  # an item of a list: same model
-            continue
-        if model is None or part not in model.model_fields:
-            return None
-        annotation = model.model_fields[part].annotation
-        model = _model_of(annotation)
-    return annotation
+    set_dotted(raw, key, parse_value(key, text, field_annotation(root or RunConfig, key)), root)
 
 
 def set_dotted(raw: dict[str, Any], key: str, value: Any, root: type[BaseModel] | None = None) -> None:
@@ -459,7 +411,7 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any, root: type[BaseModel] 
                 f"keys there are: {', '.join(model.model_fields)}"
             )
         else:
-            index, child_model = part, _model_of(model.model_fields[part].annotation)
+            index, child_model = part, model_of(model.model_fields[part].annotation)
         if depth == len(parts) - 1:
             node[index] = value
             return
@@ -471,12 +423,12 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any, root: type[BaseModel] 
         node, model = child, child_model
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def model_of(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model inside an annotation (``X``, ``X | None``, ``list[X]``), if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in getattr(annotation, "__args__", ()):
-        found = _model_of(arg)
+        found = model_of(arg)
         if found is not None:
             return found
     return None
