@@ -52,7 +52,13 @@ TECHNIQUES: dict[str, list[str]] = {
     "thresholds": ["train.fit_thresholds=true"],
     "calibration": ["train.calibration=temperature"],
 }
-BASELINE = ["train.loss=auto", "train.fit_thresholds=false", "train.calibration=none"]
+# The plain recipe: no technique, and no settings chosen from the data (they would switch some on).
+BASELINE = [
+    "train.loss=auto",
+    "train.fit_thresholds=false",
+    "train.calibration=none",
+    "defaults_from_data=false",
+]
 
 
 def rows_for(multi_label: bool) -> dict[str, list[str]]:

@@ -72,6 +72,7 @@ def member_specs(name: str, data_dir: Path, out: Path, args: argparse.Namespace)
         f"train.batch_size={args.batch_size}",
         f"train.lr={args.lr}",
         "train.patience=null",
+        "defaults_from_data=false",  # members differ only where MEMBERS says
         *args.overrides,
     ]
     members: list[dict[str, Any]] = []

@@ -196,6 +196,7 @@ def run_mindscreen(splits: Splits, encoder: str, args: argparse.Namespace, out: 
             f"train.lr={args.lr}",
             f"train.epochs={args.epochs}",
             "train.patience=null",
+            "defaults_from_data=false",  # the same recipe as the Trainer's
             f"output_dir={out}",
             *args.overrides,
         ],

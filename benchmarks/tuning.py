@@ -80,6 +80,7 @@ def base_config(data_dir: Path, files: dict[str, Path], out: Path, args: argpars
             f"train.epochs={args.epochs}",
             f"train.eval_every={args.eval_every}",
             "train.patience=null",
+            "defaults_from_data=false",  # default and tuned differ only in the searched keys
             *args.overrides,
         ],
     )

@@ -114,6 +114,7 @@ def tiny_config(output_dir: Path, encoder: Path, **sections: dict) -> RunConfig:
     """A fast config on the demo data; ``sections`` update data/model/train keys."""
     raw: dict = {
         "output_dir": str(output_dir),
+        "defaults_from_data": False,  # tests of other features keep their settings as written
         "data": {"dir": "demo"},
         "model": {"encoder": str(encoder), "max_length": 48, "pooling": "mean"},
         "train": {"epochs": 2, "batch_size": 32, "lr": 3e-3, "eval_batch_size": 64, "patience": None},

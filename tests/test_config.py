@@ -1,6 +1,7 @@
 import pytest
 
-from mindscreen.config import ConfigError, dump_config, load_config, packaged_config
+from mindscreen.config import ConfigError, RunConfig, dump_config, load_config, packaged_config
+from mindscreen.defaults import explicit_keys
 
 
 def test_quickstart_config_loads_and_round_trips(tmp_path) -> None:
@@ -48,3 +49,24 @@ def test_override_without_equals_sign_is_explained() -> None:
 
 def test_shipped_quickstart_is_packaged() -> None:
     assert packaged_config().is_file()
+
+
+def test_quickstart_applies_to_the_demo_alone() -> None:
+    assert load_config().name == "quickstart"
+    assert load_config(None, ["data.dir=demo", "train.lr=3e-5"]).model.max_length == 64
+
+
+@pytest.mark.parametrize(
+    "data", [["data.train=posts.csv"], ["data.dir=my/folder"], ["data.dir=demo", "data.train=posts.csv"]]
+)
+def test_own_data_without_a_config_file_starts_from_the_library_defaults(data: list[str]) -> None:
+    config = load_config(None, [*data, "data.text_column=body"])
+    library = RunConfig()
+    assert (config.model.max_length, config.train.epochs, config.train.batch_size, config.train.lr) == (
+        library.model.max_length,
+        library.train.epochs,
+        library.train.batch_size,
+        library.train.lr,
+    )
+    assert config.name == "run" and config.data.text_column == "body"
+    assert "model.max_length" not in explicit_keys(config)  # left to the data's rules

@@ -30,6 +30,7 @@ def test_run_directory_holds_the_contract_files_and_no_checkpoints(trained_run: 
         "metrics.json",
         "log.jsonl",
         "predictions",
+        "profile.json",
     }
     assert set(RUN_FILES) == {p.name for p in trained_run.iterdir()}
     metrics = json.loads((trained_run / "metrics.json").read_text())

@@ -106,7 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", help="YAML config (default: the shipped quickstart).")
+    parser.add_argument(
+        "-c",
+        "--config",
+        help="YAML config (default: the shipped quickstart for the demo data, the library defaults "
+        "for your own data).",
+    )
     parser.add_argument(
         "overrides", nargs="*", metavar="key=value", help="e.g. train.lr=3e-5 model.pooling=cls"
     )
@@ -151,9 +156,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
-    from mindscreen.config import dump_config, load_config
+    from mindscreen.defaults import describe_config
 
-    print(dump_config(load_config(args.config, args.overrides)), end="")
+    print(describe_config(args.config, args.overrides), end="")
     return 0
 
 

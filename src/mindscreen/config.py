@@ -291,6 +291,12 @@ class RunConfig(StrictModel):
 
     name: str = "run"
     output_dir: str = Field("runs/run", description="The run directory written by train.")
+    defaults_from_data: bool = Field(
+        True,
+        description="Choose the keys you did not set (max length, epochs, evaluation cadence, class "
+        "weights, learning rate) from a profile of the data (docs/training-guide.md); false: the "
+        "library defaults as they are.",
+    )
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -305,19 +311,47 @@ def packaged_config(name: str = QUICKSTART) -> Path:
     return Path(str(resources.files("mindscreen") / "configs" / name))
 
 
+# data.* keys that name where the texts come from; any of them (but data.dir=demo) is the user's data.
+DATA_SOURCE_KEYS = ("dir", "train", "dev", "test")
+
+
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
     """Read a YAML config, apply ``key=value`` overrides and validate the result.
 
+    Without a file, the shipped quickstart config applies to the demo data alone: when the
+    overrides name no data (or ``data.dir=demo``). Overrides that name the user's own data
+    (``data.train``, ``data.dir`` other than demo, ``data.dev``, ``data.test``) start from the
+    library defaults (``RunConfig()``), never from the demo's settings.
+
     Args:
-        path: YAML file; ``None`` uses the shipped quickstart config.
+        path: YAML file; ``None``: the quickstart for the demo, else the library defaults.
         overrides: strings like ``train.lr=3e-5`` or ``model.pooling=cls``; values
-            are parsed as YAML, so ``null``, numbers, lists and booleans work.
+            are parsed as YAML, so ``null``, numbers, lists and booleans work (see
+            :func:`apply_override` for string keys).
 
     Raises:
         ConfigError: unreadable file, bad override or invalid value, naming the dotted key.
     """
-    path = Path(path) if path is not None else packaged_config()
-    return load_model_file(RunConfig, path, overrides, "config")
+    overrides = list(overrides)
+    if path is not None:
+        return load_model_file(RunConfig, path, overrides, "config")
+    raw: dict[str, Any] = {}
+    for item in overrides:
+        apply_override(raw, item, RunConfig)
+    if names_demo_data(raw):
+        return load_model_file(RunConfig, packaged_config(), overrides, "config")
+    return validate_model(RunConfig, raw, "command line", "config")
+
+
+def names_demo_data(raw: Mapping[str, Any]) -> bool:
+    """Whether a raw config names no data source, or only ``data.dir=demo``."""
+    data = raw.get("data")
+    if data is None:
+        return True
+    if not isinstance(data, Mapping):
+        return False
+    sources = {key: data[key] for key in DATA_SOURCE_KEYS if data.get(key) is not None}
+    return sources in ({}, {"dir": "demo"})
 
 
 def load_model_file(model: type[M], path: str | Path, overrides: Iterable[str], what: str) -> M:
@@ -361,11 +395,19 @@ def validate_model(model: type[M], raw: Mapping[str, Any], source: str, what: st
 
 
 def apply_override(raw: dict[str, Any], item: str, root: type[BaseModel] | None = None) -> None:
-    """Set one dotted ``key=value`` in a raw config (or spec of model ``root``) dict, in place."""
+    """Set one dotted ``key=value`` in a raw config (or spec of model ``root``) dict, in place.
+
+    The value is parsed as YAML, except where YAML would turn the text for a string key into
+    something else: ``data.label_delimiter=|`` (what a shell passes for ``'|'``) is the string
+    ``|``, not YAML's empty block scalar; ``data.text_column=2`` is ``"2"``. ``null`` stays null.
+    """
     key, sep, text = item.partition("=")
     if not sep or not key:
         raise ConfigError(f"override {item!r} is not key=value, e.g. train.lr=3e-5")
-    set_dotted(raw, key.strip(), yaml.safe_load(text), root)
+    from mindscreen.overrides import field_annotation, parse_value
+
+    key = key.strip()
+    set_dotted(raw, key, parse_value(key, text, field_annotation(root or RunConfig, key)), root)
 
 
 def set_dotted(raw: dict[str, Any], key: str, value: Any, root: type[BaseModel] | None = None) -> None:
@@ -394,7 +436,7 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any, root: type[BaseModel] 
                 f"keys there are: {', '.join(model.model_fields)}"
             )
         else:
-            index, child_model = part, _model_of(model.model_fields[part].annotation)
+            index, child_model = part, model_of(model.model_fields[part].annotation)
         shorthand = getattr(child_model, "SHORTHAND", None)
         existing = node[index] if isinstance(node, list) else node.get(part)
         if shorthand is not None and not isinstance(existing, dict):
@@ -423,12 +465,12 @@ def _current_name(key: str) -> str:
     return new
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def model_of(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model inside an annotation (``X``, ``X | None``, ``list[X]``), if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in getattr(annotation, "__args__", ()):
-        found = _model_of(arg)
+        found = model_of(arg)
         if found is not None:
             return found
     return None

@@ -104,10 +104,17 @@ def load_encoder(source: str) -> PreTrainedModel:
     return encoder
 
 
-def build_model(cfg: ModelConfig, labels: list[str], multi_label: bool) -> tuple[Classifier, Any]:
-    """A fresh classifier and its tokenizer for ``labels``."""
+def load_tokenizer(source: str) -> Any:
+    """The tokenizer of an encoder (``'minilm'``, a local path or a hub id)."""
+    return AutoTokenizer.from_pretrained(resolve_encoder(source))
+
+
+def build_model(
+    cfg: ModelConfig, labels: list[str], multi_label: bool, tokenizer: Any = None
+) -> tuple[Classifier, Any]:
+    """A fresh classifier and its tokenizer for ``labels`` (``tokenizer``: one already loaded)."""
     encoder = load_encoder(cfg.encoder)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder(cfg.encoder))
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(cfg.encoder)
     width = int(encoder.config.hidden_size)
     spec = HeadSpec(
         labels=list(labels),
@@ -116,13 +123,14 @@ def build_model(cfg: ModelConfig, labels: list[str], multi_label: bool) -> tuple
         head_blocks=cfg.head_blocks,
         head_hidden=cfg.head_hidden or width,
         dropout=cfg.dropout,
-        max_length=min(cfg.max_length, _tokenizer_limit(tokenizer)),
+        max_length=min(cfg.max_length, tokenizer_limit(tokenizer)),
         encoder_source=cfg.encoder,
     )
     return Classifier(encoder, spec), tokenizer
 
 
-def _tokenizer_limit(tokenizer: PreTrainedTokenizerBase) -> int:
+def tokenizer_limit(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The most tokens the tokenizer declares its model takes (1,000,000 when it declares none)."""
     limit = getattr(tokenizer, "model_max_length", None)
     return int(limit) if isinstance(limit, int) and 0 < limit < 1_000_000 else 1_000_000
 

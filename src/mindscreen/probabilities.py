@@ -19,13 +19,14 @@ def to_probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
     """
     array = np.asarray(logits)
     values = array.astype(np.float64)  # (N, C)
-    if multi_label:
-        probs = np.exp(-np.logaddexp(0.0, -values))
-    elif values.size:
-        shifted = np.exp(values - values.max(axis=-1, keepdims=True))
-        probs = shifted / shifted.sum(axis=-1, keepdims=True)
-    else:
-        probs = values
+    with np.errstate(invalid="ignore"):  # NaN logits (a diverged model) give NaN, as in torch, quietly
+        if multi_label:
+            probs = np.exp(-np.logaddexp(0.0, -values))
+        elif values.size:
+            shifted = np.exp(values - values.max(axis=-1, keepdims=True))
+            probs = shifted / shifted.sum(axis=-1, keepdims=True)
+        else:
+            probs = values
     return probs.astype(np.float32 if array.dtype == np.float32 else np.float64)
 
 

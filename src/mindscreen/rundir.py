@@ -11,6 +11,7 @@
       calibration.json     temperature(s) fitted on dev logits, applied by predict_proba; ECE before/after
       metrics.json         dev and test metrics of the best checkpoint
       log.jsonl            one line per evaluation during training
+      profile.json         the data profile and the settings chosen from it, with reasons (no texts)
       predictions/         dev.npz, test.npz: logits and 0/1 labels of the best model (no texts);
                            ensembles and reports reuse them instead of predicting again. The logits
                            are raw: divided by calibration.json's temperature, their softmax or
@@ -48,6 +49,7 @@ THRESHOLDS_FILE = "thresholds.json"
 CALIBRATION_FILE = "calibration.json"
 METRICS_FILE = "metrics.json"
 LOG_FILE = "log.jsonl"
+PROFILE_FILE = "profile.json"
 PREDICTIONS_DIR = "predictions"
 CHECKPOINT_DIR = "checkpoints/last"  # only while training runs: what --resume continues from
 RUN_FILES = (
@@ -59,6 +61,7 @@ RUN_FILES = (
     CALIBRATION_FILE,
     METRICS_FILE,
     LOG_FILE,
+    PROFILE_FILE,
     PREDICTIONS_DIR,
 )
 

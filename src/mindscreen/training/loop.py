@@ -1,6 +1,6 @@
 """mindscreen's training loop, readable top to bottom.
 
-seed → data → model → loss → optimizer/scheduler → loop (accumulation, autocast,
+seed → data → defaults from the data → model → loss → optimizer/scheduler → loop (accumulation, autocast,
 clipping, EMA, out-of-memory recovery) → evaluate → keep best → calibrate, fit thresholds →
 write the run directory. What each epoch trains on (augmentation, class-balanced sampling,
 length-grouped batches) comes from :mod:`mindscreen.training.epochs`. Under ``torchrun`` or
@@ -27,10 +27,11 @@ from tqdm.auto import tqdm
 
 from mindscreen.config import RunConfig, TrainConfig, dump_config
 from mindscreen.data import Splits, load_splits
+from mindscreen.defaults import resolve_from_data
 from mindscreen.inference import predict_logits
 from mindscreen.losses import build_loss
 from mindscreen.metrics import compute_metrics, primary_metric
-from mindscreen.modeling import Classifier, build_model, save_model
+from mindscreen.modeling import Classifier, build_model, load_tokenizer, save_model
 from mindscreen.probabilities import to_probabilities
 from mindscreen.rundir import CONFIG_FILE, append_log, truncate_log
 from mindscreen.training.batching import Encoded, encode_split
@@ -108,7 +109,12 @@ def train(
     _seed_everything(tcfg.seed)
 
     splits = splits or load_splits(config.data)
-    model, tokenizer = build_model(config.model, splits.label_names, splits.multi_label)
+    tokenizer = load_tokenizer(config.model.encoder)
+    config = resolve_from_data(
+        config, splits, tokenizer, run_dir if world.is_main and keep_model else None
+    ).config
+    tcfg = config.train
+    model, tokenizer = build_model(config.model, splits.label_names, splits.multi_label, tokenizer)
     device, amp_dtype = _pick_device(tcfg, world)
     model.to(device)
     max_length = model.spec.max_length

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mindscreen.config import RunConfig, apply_override, load_config, validate_config
+from mindscreen.defaults import resolve_config
 from mindscreen.tuning.space import SearchSpace, SpaceError, check_space, load_space
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ def tune(
     """Search hyperparameters of a run config with Optuna (TPE sampler, median/Hyperband pruning).
 
     Args:
-        config: the base run config (YAML path, a RunConfig, or None for the quickstart).
+        config: the base run config (YAML path, a RunConfig, or None: see ``load_config``); the
+            keys it leaves open are chosen from the data once (``mindscreen.defaults``).
         space: the search-space YAML (see :mod:`mindscreen.tuning.space`) or a SearchSpace.
         overrides: ``key=value`` overrides of the base config.
         storage: None (in memory), a SQLite or journal file, or a database URL shared by workers.
@@ -84,7 +86,7 @@ def tune(
         SpaceError: a bad search space, checked before the first trial.
         ConfigError: a bad base config or override.
     """
-    base = _base_config(config, overrides)
+    base = resolve_config(_base_config(config, overrides))  # trials start from the data's choices
     space = _settled_space(space, n_trials, timeout, pruner)
     check_space(space, base)
     from mindscreen.tuning.objective import Objective
