@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mindscreen.audit.report import AuditReport
+from mindscreen.audit.report import AuditReport, describe_task
 from mindscreen.audit.table import AuditData
 from mindscreen.data.errors import ROW_CONVENTION
+from mindscreen.data.quality import UNUSABLE
 
 HTML_FILE = "audit.html"
 ITEMS_SHOWN = 200
@@ -26,7 +28,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 td.num { text-align: right; } .text { white-space: pre-wrap; max-width: 700px; }
 .private { background: #fff4e5; border: 2px solid #e08a00; padding: 0.8em 1em; }
-.note { color: #555; font-size: 0.9em; } .bad { color: #c62828; font-weight: bold; }
+.note { color: #555; font-size: 0.9em; }
 .bar { display: inline-block; height: 0.8em; background: #4a78b5; }
 """
 
@@ -42,13 +44,13 @@ def write_html(report: AuditReport, data: AuditData, path: str | Path) -> None:
         "<p class='private'><b>This page shows the texts of the audited data.</b> Keep it on the machine "
         "and in the place where the data itself is allowed to be; do not mail, upload or commit it. "
         "audit.json holds the same findings without any text.</p>",
-        f"<p class='note'>{esc(_task(f))}. Rows are numbered per file, {ROW_CONVENTION}. Written "
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.</p>",
+        f"<p class='note'>{esc(describe_task(f).capitalize())}. Rows are numbered per file, "
+        f"{ROW_CONVENTION}. Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.</p>",
         _table(["split", "file", "rows"], [[n, s["source"], s["rows"]] for n, s in f["splits"].items()]),
         "<h2>Text problems</h2>",
-        _problem_table(f["text_problems"], data, "problem"),
+        _problem_table(f["text_problems"], data),
         "<h2>Label problems</h2>",
-        _problem_table(f["label_problems"], data, "problem"),
+        _problem_table(f["label_problems"], data),
         "<h2>Leakage between splits</h2>",
         _leakage_table(f["duplicates"]["leakage"]),
         f"<h2>Exact duplicates</h2><p class='note'>{esc(f['duplicates']['exact']['definition'])}.</p>",
@@ -66,14 +68,8 @@ def write_html(report: AuditReport, data: AuditData, path: str | Path) -> None:
     Path(path).write_text("\n".join(parts), encoding="utf-8")
 
 
-def _task(findings: dict[str, Any]) -> str:
-    if findings["task"] == "unlabelled":
-        return "No labels"
-    return f"{findings['task'].capitalize()}, {len(findings['labels'])} labels"
-
-
 def _table(head: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:
-    """A table; every cell escaped, except cells already built by :func:`_text` (marked tuples)."""
+    """A table; every cell escaped, except :class:`_Markup` cells (built here from escaped parts)."""
     cells = "".join(f"<th>{html.escape(str(title))}</th>" for title in head)
     body = [f"<table><tr>{cells}</tr>"]
     for row in rows:
@@ -89,18 +85,18 @@ def _cell(value: Any, numeric: bool) -> str:
     return f"<td{' class=num' if numeric else ''}>{html.escape(str(value))}</td>"
 
 
+@dataclass(frozen=True)
 class _Markup:
     """HTML built here from escaped parts, placed in a cell as is."""
 
-    def __init__(self, markup: str) -> None:
-        self.html = markup
+    html: str
 
 
 def _text(data: AuditData, split: str, row: int) -> _Markup:
     """The escaped text of a row, cut to :data:`TEXT_CHARS` characters; its problem if it has no text."""
     source = next(s for s in data.splits if s.name == split)
     text, problem = source.texts[row - 1], source.problems[row - 1]
-    if problem in ("missing", "not_text", "empty"):
+    if problem in UNUSABLE:
         return _Markup(f"<span class='note'>({html.escape(problem)})</span>")
     cut = (
         f"<span class='note'> ... ({len(text) - TEXT_CHARS} more characters)</span>"
@@ -114,7 +110,7 @@ def _more(total: int) -> str:
     return f"<p class='note'>{total - ITEMS_SHOWN} more in audit.json.</p>" if total > ITEMS_SHOWN else ""
 
 
-def _problem_table(problems: dict[str, dict[str, list[int]]], data: AuditData, what: str) -> str:
+def _problem_table(problems: dict[str, dict[str, list[int]]], data: AuditData) -> str:
     rows = [
         [split, row, problem, _text(data, split, row)]
         for problem, by_split in problems.items()
@@ -123,7 +119,7 @@ def _problem_table(problems: dict[str, dict[str, list[int]]], data: AuditData, w
     ]
     if not rows:
         return "<p>None.</p>"
-    return _table(["split", "row", what, "text"], rows[:ITEMS_SHOWN], {1}) + _more(len(rows))
+    return _table(["split", "row", "problem", "text"], rows[:ITEMS_SHOWN], {1}) + _more(len(rows))
 
 
 def _leakage_table(leakage: list[dict[str, Any]]) -> str:
@@ -190,21 +186,12 @@ def _length_tables(lengths: dict[str, Any]) -> str:
     if not lengths:
         return "<p>Not measured.</p>"
     limits = [str(limit) for limit in lengths["max_lengths"]]
-    head = [
-        "split",
-        "texts",
-        "mean",
-        "p50",
-        "p90",
-        "p95",
-        "p99",
-        "max",
-        *(f"cut at {limit}" for limit in limits),
-    ]
+    stats = ("texts", "mean", "p50", "p90", "p95", "p99", "max")
+    head = ["split", *stats, *(f"cut at {limit}" for limit in limits)]
     rows = [
         [
             split,
-            *(row[key] for key in ("texts", "mean", "p50", "p90", "p95", "p99", "max")),
+            *(row[key] for key in stats),
             *(
                 f"{row['truncated'][limit]['share']:.1%} ({row['truncated'][limit]['rows']})"
                 for limit in limits

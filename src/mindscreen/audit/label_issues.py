@@ -46,6 +46,7 @@ class LabelIssues:
         checked: rows checked.
         model_accuracy: out-of-fold accuracy of the model (subset accuracy for multi-label).
         skipped: why the check did not run, else None.
+        folds: cross-validation folds.
     """
 
     members: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
@@ -55,18 +56,27 @@ class LabelIssues:
     checked: int = 0
     model_accuracy: float | None = None
     skipped: str | None = None
+    folds: int = FOLDS
 
     def summary(self, data: AuditData) -> dict[str, Any]:
         """Counts and each flagged row (split, row number, labels, score); never a text."""
-        rows = [
-            {"split": split, "row": row[0], "given": given, "suggested": suggested, "quality": round(q, 4)}
-            for index, given, suggested, q in zip(
-                self.members, self.given, self.suggested, self.quality.tolist(), strict=True
+        rows = []
+        for index, given, suggested, quality in zip(
+            self.members, self.given, self.suggested, self.quality.tolist(), strict=True
+        ):
+            split, row = data.where(int(index))
+            rows.append(
+                {
+                    "split": split,
+                    "row": row,
+                    "given": given,
+                    "suggested": suggested,
+                    "quality": round(quality, 4),
+                }
             )
-            for split, row in data.locate([index]).items()
-        ]
         return {
-            "method": f"cleanlab confident learning on {FOLDS}-fold out-of-fold TF-IDF + logistic regression",
+            "method": "cleanlab confident learning on "
+            f"{self.folds}-fold out-of-fold TF-IDF + logistic regression",
             "checked_rows": self.checked,
             "flagged": len(rows),
             "flagged_per_split": {s.name: sum(r["split"] == s.name for r in rows) for s in data.splits},
@@ -104,6 +114,7 @@ def find_label_issues(data: AuditData, folds: int = FOLDS, seed: int = 0) -> Lab
         suggested=[_names(_predicted(probs[i], data.multi_label), names) for i in flagged],
         quality=quality[flagged],
         checked=len(rows),
+        folds=folds,
         model_accuracy=float(np.mean(np.all(_predicted(probs, data.multi_label) == (targets > 0), axis=1))),
     )
 

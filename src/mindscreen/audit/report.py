@@ -53,7 +53,7 @@ class AuditReport:
         """The console summary: counts and row numbers, at most ten rows per list."""
         f = self.findings
         sizes = ", ".join(f"{name} {split['rows']}" for name, split in f["splits"].items())
-        lines = [f"audit of {f['data']}: {sizes} rows ({_task(f)}); rows: {ROW_CONVENTION}"]
+        lines = [f"audit of {f['data']}: {sizes} rows ({describe_task(f)}); rows: {ROW_CONVENTION}"]
         lines += _problem_lines("Text problems", f["text_problems"])
         lines += _problem_lines("Label problems", f["label_problems"])
         lines += _duplicate_lines(f["duplicates"])
@@ -63,7 +63,8 @@ class AuditReport:
         return "\n".join(lines)
 
 
-def _task(findings: dict[str, Any]) -> str:
+def describe_task(findings: dict[str, Any]) -> str:
+    """``multi-label, 6 labels`` or ``no labels``."""
     if findings["task"] == "unlabelled":
         return "no labels"
     return f"{findings['task']}, {len(findings['labels'])} labels"

@@ -74,13 +74,20 @@ class AuditData:
         """(N,) bool: rows with a text that can be trained on (near-empty ones included)."""
         return np.array([p not in UNUSABLE for split in self.splits for p in split.problems], dtype=bool)
 
+    def where(self, index: int) -> tuple[str, int]:
+        """A pooled index as ``(split name, row number from 1)``."""
+        for split in self.splits:
+            if index < len(split.texts):
+                return split.name, int(index) + 1
+            index -= len(split.texts)
+        raise IndexError(f"pooled row {index} is past the last split")
+
     def locate(self, indices: Sequence[int] | np.ndarray) -> dict[str, list[int]]:
         """Pooled indices as ``{split name: [row numbers from 1]}``, in split and row order."""
-        starts = np.cumsum([0] + [len(split.texts) for split in self.splits])
         rows: dict[str, list[int]] = {}
         for index in sorted(int(i) for i in indices):
-            s = int(np.searchsorted(starts, index, side="right")) - 1
-            rows.setdefault(self.splits[s].name, []).append(index - int(starts[s]) + 1)
+            split, row = self.where(index)
+            rows.setdefault(split, []).append(row)
         return rows
 
 

@@ -87,10 +87,10 @@ def label_lists_by_row(
     if cfg.label_columns:
         names = cfg.label_columns
         _require_flag_columns(frame, names, source)
-        columns = [[_FLAGS.get(_flag_text(cell)) for cell in frame[name].tolist()] for name in names]
-        flags = zip(*columns, strict=True)
+        flags = [[_FLAGS.get(_flag_text(cell)) for cell in frame[name].tolist()] for name in names]
+        rows = zip(*flags, strict=True)  # per row: 0, 1 or None (unreadable) for each label column
         return [
-            None if None in row else [n for n, f in zip(names, row, strict=True) if f] for row in flags
+            None if None in row else [n for n, f in zip(names, row, strict=True) if f] for row in rows
         ], True
     column = resolve_label_column(frame, cfg, source)
     cells = frame[column].tolist()
