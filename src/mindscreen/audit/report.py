@@ -94,19 +94,19 @@ def _duplicate_lines(duplicates: dict[str, Any]) -> list[str]:
     within = ", ".join(f"{s} {n}" for s, n in exact["extra_copies_within_split"].items() if n) or "none"
     lines = [
         f"\nDuplicates (exact: {exact['definition']}):",
-        f"  {exact['groups']} groups, {exact['extra_copies']} extra copies; within a split: {within}",
-        f"  conflicting labels: {exact['conflicting_groups']} groups",
+        f"  groups {exact['groups']}, extra copies {exact['extra_copies']}; within a split: {within}",
+        f"  groups with conflicting labels: {exact['conflicting_groups']}",
     ]
     for group in [g for g in exact["list"] if g["conflicting"]][:ROWS_SHOWN]:
         lines.append(f"    {list_rows(group['rows'])}: {' vs '.join('|'.join(ls) for ls in group['labels'])}")
     lines.append(
-        f"  near-duplicates ({near['definition']}): {near['groups']} groups, {near['rows']} rows, "
-        f"{near['conflicting_groups']} with different labels"
+        f"  near-duplicates ({near['definition']}): groups {near['groups']}, rows {near['rows']}, "
+        f"groups with different labels {near['conflicting_groups']}"
     )
     for pair in duplicates["leakage"]:
         lines.append(
-            f"  leakage {pair['from']} -> {pair['to']}: {pair['exact_texts']} shared texts, "
-            f"{pair['exact_rows']} {pair['to']} rows (exact or near: {pair['exact_or_near_rows']})"
+            f"  leakage {pair['from']} -> {pair['to']}: shared texts {pair['exact_texts']}, "
+            f"{pair['to']} rows {pair['exact_rows']} (exact or near: {pair['exact_or_near_rows']})"
         )
     return lines
 
