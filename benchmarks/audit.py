@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["timing", "near", "noise"])
     parser.add_argument("--brute-texts", type=int, default=10_000)
     parser.add_argument("--flip", type=float, default=0.05)
-    parser.add_argument("--output", default="audit-benchmark.json")
+    parser.add_argument("--output", default=".bench/audit/results.json")
     args = parser.parse_args()
     result: dict[str, Any] = {"machine": f"{platform.processor() or platform.machine()}, {platform.system()}"}
     if args.only in (None, "timing"):
@@ -150,6 +150,7 @@ def main() -> None:
         result["near_duplicates"] = near_duplicates(args.brute_texts)
     if args.only in (None, "noise"):
         result["planted_noise"] = planted_noise(args.flip)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
