@@ -14,6 +14,7 @@ import pytest
 from mindscreen.config import DataConfig, SplitConfig
 from mindscreen.data import (
     DataError,
+    DataQualityWarning,
     DuplicateTextWarning,
     Split,
     Splits,
@@ -23,6 +24,7 @@ from mindscreen.data import (
     resolve_data_dir,
     write_table,
 )
+from mindscreen.data.quality import normalize_text, text_problem
 from mindscreen.data.stratify import split_rows, stratum_keys
 
 SHARED = Path("/work/shared/data")
@@ -438,6 +440,38 @@ def test_texts_shared_between_splits_warn_with_counts_not_texts(folder: Path) ->
         load_splits(DataConfig(dir=str(folder)))
     message = str(record[0].message)
     assert "train/dev 2, train/test 1, dev/test 2" in message and SECRET not in message
+
+
+def test_training_warns_with_counts_about_copies_within_a_split_and_conflicting_labels(folder: Path) -> None:
+    extra = [{"text": SECRET, "label": "a"}, {"text": SECRET.upper() + "  ", "label": "b"}]
+    write_jsonl(folder / "train.jsonl", rows(["a", "b", "c", "b", "a", "c"]) + extra)
+    with pytest.warns(DuplicateTextWarning) as record:
+        load_splits(DataConfig(dir=str(folder)))
+    message = str(record[0].message)
+    assert "within a split (extra copies): train 1" in message
+    assert "1 duplicated text(s) carry different labels" in message and "Quillfeather" not in message
+
+
+def test_training_warns_about_near_empty_texts_with_counts_only(folder: Path) -> None:
+    write_jsonl(folder / "dev.jsonl", rows(["c", "a"], start=100) + [{"text": "ok", "label": "a"}])
+    with pytest.warns(DataQualityWarning, match="near-empty texts .*: dev 1") as record:
+        load_splits(DataConfig(dir=str(folder)))
+    assert all("ok" not in str(item.message).split() for item in record)
+
+
+def test_duplicates_are_compared_after_normalising_unicode_case_and_whitespace() -> None:
+    assert normalize_text("  I CAN'T\tsleep\n") == normalize_text("i can't sleep") == "i can't sleep"
+    assert normalize_text("ｆｕｌｌ width") == "full width"  # NFKC
+    assert normalize_text("i cant sleep") != normalize_text("i can't sleep")
+    assert [text_problem(cell) for cell in ("fine text", "ok", "12 34!", " ", "", None, 3.0)] == [
+        None,
+        "near_empty",
+        "no_letters",
+        "whitespace",
+        "empty",
+        "missing",
+        "not_text",
+    ]
 
 
 # --- evaluation and prediction files ------------------------------------------------------

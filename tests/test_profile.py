@@ -62,8 +62,7 @@ def test_profile_counts_classes_imbalance_and_duplicates(tiny_bert_dir: Path) ->
     assert profile.imbalance_ratio == 5.0
     assert profile.labels_per_text is None
     assert profile.duplicates["train_repeats"] == 2
-    assert profile.duplicates["train_texts_repeated"] == 2
-    assert profile.duplicates["train_conflicting_labels"] == 1
+    assert profile.duplicates["conflicting_labels"] == 1
     assert profile.duplicates["train_dev_shared"] == 1  # dev's first text comes from train
 
 

@@ -97,6 +97,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--audit-log", metavar="FILE", help="Append hashed-id audit lines (JSONL) here.")
     serve.add_argument("--audit-salt-env", metavar="NAME", help="Audit id HMAC key, from env NAME.")
 
+    audit = sub.add_parser(
+        "audit", help="Check a data set before training: duplicates, leakage, label errors, balance, lengths."
+    )
+    audit.add_argument("data", metavar="DATA", help="Folder with train/dev/test files, one file, or demo.")
+    audit.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="data.* settings, e.g. data.task=multi_label"
+    )
+    audit.add_argument("--text-column", help="Column holding the text (default: text).")
+    audit.add_argument("--label-column", help="Column holding the label(s) (default: labels, else label).")
+    audit.add_argument("--label-delimiter", help="Multi-label as a delimited string, e.g. '|'.")
+    audit.add_argument("--label-columns", type=_names, help="Multi-label as 0/1 columns: a,b,c.")
+    audit.add_argument(
+        "--max-length", type=_counts, default=(128,), help="Token count(s) for the cut share: 128 or 128,256."
+    )
+    audit.add_argument("--encoder", default="minilm", help="Tokenizer for token lengths (default: minilm).")
+    audit.add_argument("--near-threshold", type=float, default=0.8, help="Jaccard of char 5-grams (0.8).")
+    audit.add_argument("--output", help="Folder for audit.json and audit.html (default: <DATA>-audit).")
+    audit.add_argument("--strict", action="store_true", help="Exit 1 on leakage or conflicting duplicates.")
+
     export = sub.add_parser("export", help="Export a run to ONNX (fp32, optionally int8) and check it.")
     export.add_argument("run", help="Run directory written by train.")
     export.add_argument("--output", help="Export directory (default: <run>-onnx beside the run).")
@@ -115,6 +134,19 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "overrides", nargs="*", metavar="key=value", help="e.g. train.lr=3e-5 model.pooling=cls"
     )
+
+
+def _names(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _counts(value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in _names(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected token counts like 128 or 128,256, got {value!r}"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -315,6 +347,26 @@ def _export(args: argparse.Namespace) -> int:
     return 0 if check["passed"] else 1
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from mindscreen.extras import require_extras
+
+    require_extras("mindscreen audit", "cleanlab")
+    from mindscreen.audit import AuditSettings, audit_data, default_output_dir
+
+    output = Path(args.output) if args.output else default_output_dir(args.data)
+    columns = {
+        "text_column": args.text_column,
+        "label_column": args.label_column,
+        "label_delimiter": args.label_delimiter,
+        "label_columns": args.label_columns,
+    }
+    settings = AuditSettings(args.max_length, args.encoder, args.near_threshold)
+    report = audit_data(args.data, args.overrides, columns=columns, settings=settings, output_dir=output)
+    print(report.format())
+    print(f"\nwrote {output / 'audit.json'} (no texts) and {output / 'audit.html'} (shows texts: keep local)")
+    return 1 if args.strict and report.blocking else 0
+
+
 COMMANDS = {
     "train": _train,
     "config": _config,
@@ -326,6 +378,7 @@ COMMANDS = {
     "pipeline": _pipeline,
     "serve": _serve,
     "export": _export,
+    "audit": _audit,
 }
 
 if __name__ == "__main__":

@@ -5,17 +5,19 @@
   columns, all encoded as one (N, C) float32 0/1 matrix.
 - :mod:`~mindscreen.data.stratify`: the seeded, stratified split of a file into train/dev/test.
 - :mod:`~mindscreen.data.splits`: finding the files of a run and reading them as :class:`Splits`.
+- :mod:`~mindscreen.data.quality`: duplicates and near-empty texts, warned about with counts.
 
 Every input problem raises :class:`DataError`, naming the file and the row (data rows
 counted from 1, header not counted) but never the text of a row.
 """
 
-from mindscreen.data.errors import DataError, DuplicateTextWarning
+from mindscreen.data.errors import DataError, DataQualityWarning, DuplicateTextWarning
 from mindscreen.data.readers import read_texts, write_table
 from mindscreen.data.splits import Split, Splits, load_labelled_file, load_splits, resolve_data_dir
 
 __all__ = [
     "DataError",
+    "DataQualityWarning",
     "DuplicateTextWarning",
     "Split",
     "Splits",

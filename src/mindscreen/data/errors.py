@@ -19,8 +19,13 @@ class DataError(ValueError):
     """A data file or data setting that cannot be read as labelled texts."""
 
 
-class DuplicateTextWarning(UserWarning):
-    """The same text appears in two splits, which inflates dev/test scores."""
+class DataQualityWarning(UserWarning):
+    """Rows that can be trained on but deserve a look (see :mod:`mindscreen.data.quality`)."""
+
+
+class DuplicateTextWarning(DataQualityWarning):
+    """Duplicate texts: within a split, shared between splits (inflating dev/test scores), or with
+    conflicting labels."""
 
 
 def describe_rows(positions: Sequence[int]) -> str:

@@ -72,6 +72,32 @@ def read_label_lists(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
     return lists, carries_lists
 
 
+def label_lists_by_row(
+    frame: pd.DataFrame, cfg: DataConfig, source: str
+) -> tuple[list[list[str] | None], bool]:
+    """:func:`read_label_lists` for reports that list bad rows instead of stopping at the first.
+
+    Returns:
+        Each row's label names (None for a row without a readable label), and whether the
+        table is shaped as multi-label.
+
+    Raises:
+        DataError: the label column (or a label column) is missing.
+    """
+    if cfg.label_columns:
+        names = cfg.label_columns
+        _require_flag_columns(frame, names, source)
+        flags = [[_FLAGS.get(_flag_text(cell)) for cell in frame[name].tolist()] for name in names]
+        rows = zip(*flags, strict=True)  # per row: 0, 1 or None (unreadable) for each label column
+        return [
+            None if None in row else [n for n, f in zip(names, row, strict=True) if f] for row in rows
+        ], True
+    column = resolve_label_column(frame, cfg, source)
+    cells = frame[column].tolist()
+    carries_lists = cfg.label_delimiter is not None or any(isinstance(cell, _LIST_TYPES) for cell in cells)
+    return [_parse_cell(cell, cfg.label_delimiter) for cell in cells], carries_lists
+
+
 def _parse_cell(cell: Any, delimiter: str | None) -> list[str] | None:
     """The label names in one cell; None when a label is missing, blank or not a name."""
     try:
@@ -105,13 +131,17 @@ def _label_name(value: Any) -> str | None:
     raise TypeError(f"expected a label name (a string or number), found a {type(value).__name__}")
 
 
-def _read_flag_columns(frame: pd.DataFrame, columns: list[str], source: str) -> list[list[str]]:
+def _require_flag_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None:
     absent = [name for name in columns if name not in frame.columns]
     if absent:
         raise DataError(
             f"label columns not found in {source}: {list_names(absent)}; columns are: "
             f"{list_names(list(frame.columns))}. data.label_columns must name columns of the file"
         )
+
+
+def _read_flag_columns(frame: pd.DataFrame, columns: list[str], source: str) -> list[list[str]]:
+    _require_flag_columns(frame, columns, source)
     flags = np.zeros((len(frame), len(columns)), dtype=bool)
     for j, name in enumerate(columns):
         values = [_FLAGS.get(_flag_text(cell)) for cell in frame[name].tolist()]

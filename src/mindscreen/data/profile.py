@@ -2,8 +2,9 @@
 
 Token lengths come from the run's own tokenizer (special tokens included, nothing cut), so they
 compare directly with ``model.max_length``. Class counts, the imbalance ratio, labels per text and
-exact duplicates come from the label matrices and from hashes of the texts. The profile holds
-numbers and label names only, never a text.
+exact duplicates (as ``train`` warns about them, :func:`mindscreen.data.quality.duplicate_counts`)
+come from the label matrices and the texts. The profile holds numbers and label names only, never a
+text.
 
 Shapes: ``N`` rows, ``C`` labels.
 """
@@ -11,13 +12,13 @@ Shapes: ``N`` rows, ``C`` labels.
 from __future__ import annotations
 
 import copy
-import hashlib
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from tokenizers import Tokenizer
 
+from mindscreen.data.quality import duplicate_counts
 from mindscreen.data.splits import Split, Splits
 
 # Lengths a run might keep; the profile reports the share of texts longer than each.
@@ -113,7 +114,7 @@ def profile_splits(splits: Splits, tokenizer: Any, encoder: EncoderFacts) -> Dat
         class_counts={name: _counts(s, splits.label_names) for name, s in parts.items()},
         imbalance_ratio=float(nonzero.max() / nonzero.min()) if len(nonzero) else None,
         labels_per_text=_labels_per_text(splits.train) if splits.multi_label else None,
-        duplicates=_duplicates(parts),
+        duplicates=duplicate_counts(list(parts.values())),
         tokens=measure_lengths(tokenizer, splits.train.texts),
         encoder=encoder,
     )
@@ -134,8 +135,9 @@ def measure_lengths(tokenizer: Any, texts: list[str]) -> TokenLengths:
 
 
 def token_lengths(tokenizer: Any, texts: list[str], batch: int = 4096) -> np.ndarray:
-    """(N,) token count of each text, special tokens included, never truncated."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
+    """(N,) token count of each text, special tokens included, never truncated; ``tokenizer`` is a
+    transformers tokenizer or a ``tokenizers.Tokenizer``."""
+    backend = tokenizer if isinstance(tokenizer, Tokenizer) else getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:  # a fast tokenizer: its Rust encoder, without truncation or padding
         backend = copy.deepcopy(backend)
         backend.no_truncation()
@@ -159,24 +161,3 @@ def _labels_per_text(split: Split) -> dict[str, float]:
         "share_none": float(np.mean(per_text == 0)) if len(per_text) else 0.0,
         "share_two_plus": float(np.mean(per_text >= 2)) if len(per_text) else 0.0,
     }
-
-
-def _duplicates(parts: dict[str, Split]) -> dict[str, int]:
-    """Exact duplicates: repeated rows within each split, distinct texts shared across splits,
-    and training texts that occur with different labels. Counts only."""
-    keys = {name: [_digest(t) for t in split.texts] for name, split in parts.items()}
-    counts = {f"{name}_repeats": len(k) - len(set(k)) for name, k in keys.items()}
-    names = list(parts)
-    for i, first in enumerate(names):
-        for second in names[i + 1 :]:
-            counts[f"{first}_{second}_shared"] = len(set(keys[first]) & set(keys[second]))
-    labels_of: dict[str, set[bytes]] = {}
-    for key, row in zip(keys["train"], parts["train"].labels, strict=True):
-        labels_of.setdefault(key, set()).add(row.tobytes())
-    counts["train_conflicting_labels"] = sum(1 for seen in labels_of.values() if len(seen) > 1)
-    counts["train_texts_repeated"] = sum(1 for n in Counter(keys["train"]).values() if n > 1)
-    return counts
-
-
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()

@@ -14,17 +14,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import warnings
 from dataclasses import dataclass
 from importlib import resources
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
 from mindscreen.config import DataConfig
-from mindscreen.data.errors import DataError, DuplicateTextWarning
+from mindscreen.data.errors import DataError
 from mindscreen.data.labels import build_label_names, decide_multi_label, encode_labels, read_label_lists
+from mindscreen.data.quality import warn_data_quality
 from mindscreen.data.readers import FORMATS, extract_texts, read_table
 from mindscreen.data.stratify import split_rows, stratum_keys
 
@@ -73,18 +72,17 @@ def load_splits(cfg: DataConfig) -> Splits:
 
     Dev and test rows are checked against the labels of train. A missing dev split is
     carved from train with ``cfg.split.dev_fraction``; a missing test split with
-    ``cfg.split.test_fraction`` (0: no test split). Texts shared between splits raise a
-    :class:`DuplicateTextWarning` with their counts.
+    ``cfg.split.test_fraction`` (0: no test split). Duplicate texts (within or between splits,
+    or with conflicting labels) and near-empty texts are warned about with their counts
+    (:func:`~mindscreen.data.quality.warn_data_quality`).
 
     Raises:
         DataError: missing or unreadable files, missing columns, rows without text or
             label, labels in dev/test unknown to train; messages name file and row.
     """
-    train_path, other_paths = _find_files(cfg)
+    train_path, other_paths = find_split_files(cfg)
     declared = (
-        cfg.labels
-        or cfg.label_columns
-        or (_declared_labels(train_path.parent) if cfg.train is None else None)
+        cfg.labels or cfg.label_columns or (declared_labels(train_path.parent) if cfg.train is None else None)
     )
     train, label_names, multi_label = _read_train(train_path, cfg, declared)
     given = {
@@ -95,7 +93,7 @@ def load_splits(cfg: DataConfig) -> Splits:
     dev_fraction = 0.0 if "dev" in given else cfg.split.dev_fraction
     test_fraction = 0.0 if "test" in given else cfg.split.test_fraction
     parts = {**_carve(train, dev_fraction, test_fraction, cfg.split.seed), **given}
-    _warn_duplicates([parts[name] for name in SPLIT_STEMS if name in parts])
+    warn_data_quality([parts[name] for name in SPLIT_STEMS if name in parts])
     return Splits(parts["train"], parts["dev"], parts.get("test"), label_names, multi_label)
 
 
@@ -148,7 +146,7 @@ def load_labelled_file(path: str | Path, cfg: DataConfig, label_names: list[str]
     return Split(path.stem, texts, encode_labels(lists, label_names, multi_label, source), source)
 
 
-def _find_files(cfg: DataConfig) -> tuple[Path, dict[str, Path | None]]:
+def find_split_files(cfg: DataConfig) -> tuple[Path, dict[str, Path | None]]:
     """The training file, and the dev and test files where there are any."""
     folder = resolve_data_dir(cfg.dir) if cfg.dir is not None else None
     if folder is not None and not folder.is_dir():
@@ -186,7 +184,7 @@ def _find_in(folder: Path | None, split: str, stems: tuple[str, ...]) -> Path | 
     return matches[0] if matches else None
 
 
-def _declared_labels(folder: Path) -> list[str] | None:
+def declared_labels(folder: Path) -> list[str] | None:
     """The label order a ``dataset.json`` beside the training file declares, if any."""
     path = folder / "dataset.json"
     if not path.is_file():
@@ -228,21 +226,3 @@ def _carve(train: Split, dev_fraction: float, test_fraction: float, seed: int) -
         for (name, share), part in zip(wanted.items(), rows, strict=True)
         if share > 0
     }
-
-
-def _warn_duplicates(splits: list[Split]) -> None:
-    """Warn with per-pair counts of texts found in two splits; the texts are never shown."""
-    text_sets = [(split.name, set(split.texts)) for split in splits]
-    shared = {
-        f"{first}/{second}": len(first_texts & second_texts)
-        for (first, first_texts), (second, second_texts) in combinations(text_sets, 2)
-    }
-    counts = {pair: count for pair, count in shared.items() if count}
-    if counts:
-        listed = ", ".join(f"{pair} {count}" for pair, count in counts.items())
-        warnings.warn(
-            f"the same text appears in more than one split (distinct texts shared: {listed}); "
-            "they inflate dev/test scores. Deduplicate the files or drop these rows from dev/test",
-            DuplicateTextWarning,
-            stacklevel=3,
-        )
