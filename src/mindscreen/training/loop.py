@@ -35,8 +35,10 @@ from mindscreen.rundir import CONFIG_FILE, append_log, truncate_log
 from mindscreen.training.batching import Encoded, encode_split
 from mindscreen.training.checkpoint import (
     TrainState,
+    check_resume_config,
     has_checkpoint,
     load_checkpoint,
+    recover_checkpoint,
     remove_checkpoints,
     save_checkpoint,
 )
@@ -88,8 +90,10 @@ def train(
 
     Args:
         config: the resolved run config.
-        resume: continue from ``output_dir/checkpoints/last`` after an interruption.
-        overwrite: replace an existing run directory instead of refusing.
+        resume: continue from ``output_dir/checkpoints/last`` after an interruption, under the
+            config the run started with.
+        overwrite: replace an existing run directory instead of refusing; with ``resume``, continue
+            under a config that differs from the run's ``config.yaml`` (which is rewritten).
         progress: show a progress bar.
         on_evaluate: called after every evaluation with the step and the dev metrics.
         splits: data already loaded (for example subsampled); default: read ``config.data``.
@@ -103,7 +107,7 @@ def train(
     world = init_world(tcfg.device)
     with main_process_first(world):
         if world.is_main:
-            _prepare_run_dir(run_dir, resume, overwrite)
+            _prepare_run_dir(run_dir, resume, overwrite, config)
     _seed_everything(tcfg.seed)
 
     splits = splits or load_splits(config.data)
@@ -332,13 +336,15 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+def _prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunConfig) -> None:
     if resume:
+        recover_checkpoint(run_dir)
         if not has_checkpoint(run_dir):
             raise FileNotFoundError(
                 f"nothing to resume in {run_dir}: no checkpoints/last (a finished run removes it); "
                 "train without --resume to start over"
             )
+        check_resume_config(run_dir, config, overwrite)
         return
     if run_dir.exists() and any(run_dir.iterdir()):
         if not overwrite:
