@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from mindscreen.data import read_texts, write_table
+from mindscreen.data import MAX_CHARS, cut_texts, read_texts, warn_cut, write_table
 from mindscreen.pipeline.pipeline import Pipeline
 from mindscreen.pipeline.store import load_pipeline
 
@@ -19,6 +19,7 @@ def predict_table(
     output_path: str | Path,
     text_column: str = "text",
     progress: bool = False,
+    max_chars: int = MAX_CHARS,
 ) -> int:
     """Classify every text of a table and write it back with the pipeline's decisions.
 
@@ -31,6 +32,8 @@ def predict_table(
         output_path: where to write, format by extension.
         text_column: the column holding the texts.
         progress: show a progress bar over the texts.
+        max_chars: characters of each text read (every stage sees only these); longer texts are cut,
+            with a warning naming the rows.
 
     Returns:
         The number of rows written.
@@ -38,6 +41,8 @@ def predict_table(
     if not isinstance(pipeline, Pipeline):
         pipeline = load_pipeline(pipeline)
     frame, texts = read_texts(input_path, text_column)
+    texts, cut = cut_texts(texts, max_chars)
+    warn_cut(str(input_path), cut, len(texts), max_chars)
     results = []
     with tqdm(total=len(texts), desc="predict", unit="text", disable=not progress) as bar:
         for start in range(0, len(texts), CHUNK):
