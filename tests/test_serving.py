@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -291,11 +292,12 @@ def test_a_request_answered_504_is_not_written_to_the_audit_log(tmp_path: Path) 
 
 def test_overload_is_refused_429_before_the_body_is_read() -> None:
     settings = ServeSettings(max_concurrency=1, timeout_s=10)
-    with live_server(settings, lambda: slow_pipeline(1.5)) as base:
+    # The one slot stays taken for 2.5 s: longer than the 1 s a refused request waits for it.
+    with live_server(settings, lambda: slow_pipeline(2.5)) as base:
         port = int(base.rsplit(":", 1)[1])
         with ThreadPoolExecutor(max_workers=1) as pool:
             busy = pool.submit(httpx.post, f"{base}/v1/classify", json={"text": "hello"}, timeout=30)
-            time.sleep(0.5)  # the one slot is taken
+            time.sleep(0.3)
             with socket.create_connection(("127.0.0.1", port), timeout=3) as raw:
                 # Headers announcing a large body that never comes: the answer must not wait for it.
                 raw.sendall(
@@ -342,3 +344,35 @@ def test_the_access_log_names_only_known_http_methods(server: str, caplog: pytes
     assert any(line.startswith("OTHER /healthz 405") for line in lines)
     assert any(line.startswith("GET /healthz 200") for line in lines)
     assert "ZEBRA" not in caplog.text and max(len(line) for line in lines) < 200
+
+
+def test_the_waiting_room_hands_freed_slots_on_in_order_and_never_loses_one() -> None:
+    from mindscreen.serving.admission import ConcurrencyGuard
+
+    async def scenario() -> tuple[list[str], int]:
+        guard = ConcurrencyGuard(1, wait_s=0.3, max_waiting=2)
+        first = await guard.admit()
+        assert first is not None
+        events: list[str] = []
+
+        async def wait(name: str) -> None:
+            ticket = await guard.admit()
+            events.append(f"{name}:{'admitted' if ticket else 'refused'}")
+            if ticket is not None:
+                await asyncio.sleep(0.05)
+                ticket.leave()
+
+        waiters = [asyncio.create_task(wait(name)) for name in ("b", "c", "d")]  # d: the room is full
+        await asyncio.sleep(0.05)
+        first.leave()  # b gets the slot, then c after b leaves
+        cancelled = asyncio.create_task(guard.admit())  # a client that goes away while waiting
+        await asyncio.sleep(0.01)
+        cancelled.cancel()
+        await asyncio.gather(*waiters)
+        await asyncio.sleep(0.05)  # releases run on the loop
+        return events, guard._free
+
+    events, free = asyncio.run(scenario())
+
+    assert sorted(events) == ["b:admitted", "c:admitted", "d:refused"]
+    assert events.index("b:admitted") < events.index("c:admitted") and free == 1

@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-texts", type=int, default=64, help="Texts per request (more: 413).")
     serve.add_argument("--max-chars", type=int, default=5000, help="Characters per text (more: 413).")
     serve.add_argument("--timeout", type=float, default=10.0, help="Seconds per request (longer: 504).")
-    serve.add_argument("--max-concurrency", type=int, default=4, help="Requests at once (429 past it).")
+    serve.add_argument(
+        "--max-concurrency", type=int, default=4, help="Requests at once; more wait up to 1 s, then 429."
+    )
     serve.add_argument("--audit-log", metavar="FILE", help="Append hashed-id audit lines (JSONL) here.")
     serve.add_argument("--audit-salt-env", metavar="NAME", help="Audit id HMAC key, from env NAME.")
     serve.add_argument(

@@ -1,10 +1,12 @@
 """Admission control: overload is shed before a request's body is read, never queued without bound.
 
 At most ``max_concurrency`` classify requests are admitted at once; they wait for the one model in
-turn, so the admitted requests are the only queue. Everything past that gets 429 at once from
-:class:`AdmissionMiddleware`, ahead of body reading, JSON parsing and the thread pool, so a crowd of
-clients that retry immediately costs the server little and the model keeps its throughput. A request
-without the right API key is refused the same way (401) before it can hold a slot.
+turn. A request past that waits, its body unread and no thread used, up to :data:`QUEUE_WAIT_S` for a
+slot in a waiting room of ``16 x max_concurrency``, then gets 429 from :class:`AdmissionMiddleware`;
+when the room is full the 429 comes after a short random pause. Refusals thus happen ahead of body
+reading, JSON parsing and the thread pool, and clients that retry at once are paced by the wait, so
+a crowd of them costs the server little and the model keeps its throughput. A request without the
+right API key is refused (401) before it can wait or hold a slot.
 
 ``Retry-After`` is drawn at random between 1 and :data:`RETRY_AFTER_MAX_S` seconds, so that clients
 which honour it come back spread out rather than together.
@@ -12,10 +14,12 @@ which honour it come back spread out rather than together.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 
 from fastapi import HTTPException
 from starlette.datastructures import Headers
@@ -24,6 +28,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mindscreen.serving.guards import key_matches, send_json
 
 RETRY_AFTER_MAX_S = 3
+QUEUE_WAIT_S = 1.0  # how long a request may wait for a slot before 429
+FULL_PAUSE_S = (0.1, 0.5)  # how long a refusal waits when the waiting room is full
 CLASSIFY = "/v1/classify"
 UNAUTHORIZED = "missing or wrong API key; send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'"
 
@@ -49,8 +55,8 @@ class Ticket:
     worker thread has finished, so the limit counts the work actually running.
     """
 
-    def __init__(self, free: threading.BoundedSemaphore) -> None:
-        self._free, self._holders, self._lock = free, 1, threading.Lock()
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release, self._holders, self._lock = release, 1, threading.Lock()
 
     def join(self) -> bool:
         """Hold the slot too; False when it was already freed (the request was given up)."""
@@ -64,22 +70,70 @@ class Ticket:
         with self._lock:
             self._holders -= 1
             if self._holders == 0:
-                self._free.release()
+                self._release()
 
 
 class ConcurrencyGuard:
-    """A fixed number of admission slots, taken without waiting, and one model lock."""
+    """Admission slots with a bounded waiting room, counted on the event loop; and one model lock.
 
-    def __init__(self, slots: int) -> None:
-        self.slots = slots
-        self._free = threading.BoundedSemaphore(slots)
+    A request finding no free slot waits (its body unread, no thread used) up to ``wait_s`` for one,
+    as one of at most ``max_waiting``; a freed slot goes to the longest waiter. When the waiting room
+    is full the refusal comes after a short random pause, which paces clients that retry at once.
+    """
+
+    def __init__(self, slots: int, wait_s: float = 1.0, max_waiting: int | None = None) -> None:
+        self.slots, self.wait_s = slots, wait_s
+        self.max_waiting = 16 * slots if max_waiting is None else max_waiting
+        self._free = slots
+        self._waiters: deque[asyncio.Future[None]] = deque()
         # Hugging Face fast tokenizers are not safe to call from several threads at once, and torch already
         # uses every core for one batch: the model computes one request at a time.
         self._model = threading.Lock()
 
-    def admit(self) -> Ticket | None:
-        """A ticket for a free slot, or None at the limit."""
-        return Ticket(self._free) if self._free.acquire(blocking=False) else None
+    async def admit(self) -> Ticket | None:
+        """A ticket for a slot, after waiting up to ``wait_s`` when none is free; None: refused."""
+        loop = asyncio.get_running_loop()
+        if self._free > 0:
+            self._free -= 1
+            return Ticket(self._releaser(loop))
+        if len(self._waiters) >= self.max_waiting:
+            await asyncio.sleep(random.uniform(*FULL_PAUSE_S))
+            return None
+        handed: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(handed)
+        try:
+            await asyncio.wait({handed}, timeout=self.wait_s)
+        except BaseException:  # cancelled: the client left or the server stops
+            self._withdraw(handed)
+            raise
+        if handed.done():
+            return Ticket(self._releaser(loop))
+        self._withdraw(handed)
+        return None
+
+    def _withdraw(self, handed: asyncio.Future[None]) -> None:
+        """Leave the waiting room; a slot handed over meanwhile is passed on."""
+        if handed.done() and not handed.cancelled():
+            self._release()
+        else:
+            handed.cancel()
+            self._waiters.remove(handed)
+
+    def _release(self) -> None:
+        """Hand a freed slot to the longest waiter, else count it free (on the event loop)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+    def _releaser(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+        def release() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the server is gone
+                loop.call_soon_threadsafe(self._release)
+
+        return release
 
     @contextlib.contextmanager
     def model(self, ticket: Ticket | None, wait_s: float) -> Iterator[None]:
@@ -115,7 +169,7 @@ class AdmissionMiddleware:
             return await self.app(scope, receive, send)
         if self.api_key is not None and not key_matches(self.api_key, given_key(Headers(scope=scope))):
             return await send_json(send, 401, UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
-        ticket = self.guard.admit()
+        ticket = await self.guard.admit()
         if ticket is None:
             message = f"the service is at its limit of {self.guard.slots} concurrent requests; retry shortly"
             return await send_json(send, 429, message, retry_after())

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mindscreen import __version__
 from mindscreen.pipeline import Pipeline
-from mindscreen.serving.admission import AdmissionMiddleware, ConcurrencyGuard
+from mindscreen.serving.admission import QUEUE_WAIT_S, AdmissionMiddleware, ConcurrencyGuard
 from mindscreen.serving.audit import AuditLog
 from mindscreen.serving.guards import BodyLimitMiddleware, TimeoutMiddleware
 from mindscreen.serving.metrics import ROUTES, ServiceMetrics
@@ -56,7 +56,8 @@ def create_app(settings: ServeSettings, load: Callable[[], Pipeline] | None = No
     if settings.audit_log is not None:
         salt = settings.audit_salt.get_secret_value() if settings.audit_salt is not None else None
         audit = AuditLog(settings.audit_log, salt)
-    state = ServiceState(settings, ConcurrencyGuard(settings.max_concurrency), ServiceMetrics(), audit)
+    guard = ConcurrencyGuard(settings.max_concurrency, wait_s=min(QUEUE_WAIT_S, settings.timeout_s))
+    state = ServiceState(settings, guard, ServiceMetrics(), audit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

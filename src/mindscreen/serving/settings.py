@@ -18,7 +18,10 @@ class ServeSettings(StrictModel):
     max_chars: int = Field(MAX_CHARS, ge=1, le=1_000_000, description="Characters per text; more: 413.")
     timeout_s: float = Field(10.0, gt=0, description="Wall time per request; longer: 504.")
     max_concurrency: int = Field(
-        4, ge=1, le=256, description="Classify requests admitted at once; more: 429 with Retry-After."
+        4,
+        ge=1,
+        le=256,
+        description="Classify requests admitted at once; more wait up to 1 s for a slot, then 429.",
     )
     api_key: SecretStr | None = Field(
         None, description="When set, /v1/* needs it as X-API-Key or Authorization: Bearer; else 401."
