@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mindscreen.cli import main
+from mindscreen.cli import build_parser, main
 from mindscreen.data import resolve_data_dir
 
 
@@ -98,6 +98,29 @@ def test_predict_file_works_through_chunks_with_a_progress_bar_and_equals_one_ca
     expected = load_predictor(trained_run).predict_proba(texts)
     columns = [c for c in result.columns if c.startswith("prob_")]
     np.testing.assert_allclose(result[columns].to_numpy(), expected, atol=1e-5)
+
+
+def test_predict_and_evaluate_cut_overlong_texts_and_say_how_many(
+    trained_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mindscreen.data import MAX_CHARS
+
+    long_text = "i keep going over the same worries " * 2000  # 70 000 characters
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame({"text": ["a calm day", long_text]}).to_csv(source, index=False)
+    labelled = tmp_path / "labelled.jsonl"
+    pd.DataFrame({"text": ["a calm day", long_text], "labels": [["neutral"], ["anxiety"]]}).to_json(
+        labelled, orient="records", lines=True
+    )
+
+    assert main(["-q", "predict", str(trained_run), "--input", str(source), "--output", str(target)]) == 0
+    assert main(["-q", "evaluate", str(trained_run), "--data", str(labelled), "--max-chars", "5"]) == 0
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("1 of 2 texts are longer than 5000 characters" in w and "row 2 " in w for w in warnings)
+    assert any("2 of 2 texts are longer than 5 characters" in w for w in warnings)
+    assert len(pd.read_csv(target)) == 2 and "worries" not in caplog.text
+    assert build_parser().parse_args(["predict", "RUN", "x"]).max_chars == MAX_CHARS
 
 
 def test_predict_needs_exactly_one_of_text_or_input(

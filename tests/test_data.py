@@ -13,11 +13,13 @@ import pytest
 
 from mindscreen.config import DataConfig, SplitConfig
 from mindscreen.data import (
+    MAX_CHARS,
     DataError,
     DataQualityWarning,
     DuplicateTextWarning,
     Split,
     Splits,
+    cut_texts,
     load_labelled_file,
     load_splits,
     read_texts,
@@ -181,6 +183,31 @@ def test_file_without_header_does_not_echo_its_first_text(tmp_path: Path) -> Non
     (tmp_path / "train.csv").write_text(f"{SECRET} and a few more words,a\nother text,b\n")
     message = error_of(train=str(tmp_path / "train.csv"))
     assert SECRET not in message and "not shown" in message and "header" in message
+
+
+def test_a_headerless_file_whose_first_text_is_short_is_not_quoted_and_the_header_is_suggested(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "train.csv").write_text("nothing matters anymore,depression\nwent for a walk,neutral\n")
+    message = error_of(train=str(tmp_path / "train.csv"))
+    assert "nothing matters" not in message and "<column 1: 23 characters, not shown>" in message
+    assert "'depression'" in message and "no header row" in message and "data.text_column" in message
+
+
+def test_a_text_with_a_lone_surrogate_names_the_line_not_the_text(tmp_path: Path) -> None:
+    # The JSON escape of half a character (an emoji cut in two), as a broken UTF-16 exporter writes it.
+    lines = ['{"text": "fine", "label": "a"}', '{"text": "' + SECRET + ' \\ud83d", "label": "b"}']
+    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    message = error_of(train=str(tmp_path / "train.jsonl"))
+    assert "line 2: invalid Unicode" in message and "surrogate" in message and SECRET not in message
+    with pytest.raises(DataError, match="line 2: invalid Unicode"):
+        read_texts(tmp_path / "train.jsonl")
+
+
+def test_cut_texts_keeps_the_first_characters_and_names_the_cut_positions() -> None:
+    texts, cut = cut_texts(["short", "x" * 12, "y" * 10], max_chars=10)
+    assert texts == ["short", "x" * 10, "y" * 10] and cut == [1]
+    assert cut_texts(["short"])[0] == ["short"] and MAX_CHARS == 5000
 
 
 def test_custom_text_and_label_columns(tmp_path: Path) -> None:

@@ -329,3 +329,15 @@ def test_predict_table_adds_decisions_to_every_row(
     out = pd.read_csv(target)
     assert {"id", "text", "labels", "risk", "stage", "needs_review", "prob_neutral"} <= set(out.columns)
     assert out["risk"].iloc[2] == "crisis"
+
+
+def test_predict_table_cuts_texts_past_max_chars_and_names_their_rows(
+    fitted_pipeline: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame({"text": ["all good", "deadlines " * 50, "fine"]}).to_csv(source, index=False)
+
+    assert predict_table(fitted_pipeline, source, target, max_chars=100) == 3
+
+    assert "1 of 3 texts are longer than 100 characters" in caplog.text and "row 2 " in caplog.text
+    assert "deadlines" not in caplog.text

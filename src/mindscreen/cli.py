@@ -12,6 +12,10 @@ from pathlib import Path
 
 from mindscreen import __version__
 
+# mindscreen.data.MAX_CHARS, spelled out so that building the parser imports no pandas (a test checks).
+MAX_CHARS = 5000
+MAX_CHARS_HELP = f"Characters of each text read (default {MAX_CHARS}); longer ones are cut, with a warning."
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -37,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--text-column", help="Text column (default: the one the run was trained with).")
     evaluate.add_argument("--label-column", help="Label column (default: the run's).")
     evaluate.add_argument("--output", help="Also write the metrics as JSON here.")
+    evaluate.add_argument("--max-chars", type=int, default=MAX_CHARS, help=MAX_CHARS_HELP)
 
     predict = sub.add_parser("predict", help="Label texts: one given inline, or a whole file.")
     predict.add_argument("run", help="Run, ensemble or pipeline directory.")
@@ -44,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", help="CSV, TSV, JSONL or Parquet file of texts.")
     predict.add_argument("--output", help="Where to write the input plus labels and probabilities.")
     predict.add_argument("--text-column", help="Text column of --input (default: the run's).")
+    predict.add_argument("--max-chars", type=int, default=MAX_CHARS, help=MAX_CHARS_HELP)
 
     ensemble = sub.add_parser(
         "ensemble", help="Combine runs (and a TF-IDF model) with weights fitted on dev."
@@ -93,9 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-texts", type=int, default=64, help="Texts per request (more: 413).")
     serve.add_argument("--max-chars", type=int, default=5000, help="Characters per text (more: 413).")
     serve.add_argument("--timeout", type=float, default=10.0, help="Seconds per request (longer: 504).")
-    serve.add_argument("--max-concurrency", type=int, default=4, help="Requests at once (429 past it).")
+    serve.add_argument(
+        "--max-concurrency", type=int, default=4, help="Requests at once; more wait up to 1 s, then 429."
+    )
     serve.add_argument("--audit-log", metavar="FILE", help="Append hashed-id audit lines (JSONL) here.")
     serve.add_argument("--audit-salt-env", metavar="NAME", help="Audit id HMAC key, from env NAME.")
+    serve.add_argument(
+        "--metrics",
+        choices=["key", "public", "off"],
+        default="key",
+        help="Who may read /metrics: 'key' needs the API key when one is set (default), 'public' anyone, "
+        "'off' nobody (404).",
+    )
+    serve.add_argument(
+        "--header-timeout", type=float, default=10.0, help="Seconds a client may take to send its headers."
+    )
+    serve.add_argument(
+        "--max-connections", type=int, default=1024, help="Open connections; past it idle ones are closed."
+    )
 
     audit = sub.add_parser(
         "audit", help="Check a data set before training: duplicates, leakage, label errors, balance, lengths."
@@ -202,6 +223,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         args.run,
         args.data,
         progress=not args.quiet,
+        max_chars=args.max_chars,
         text_column=args.text_column,
         label_column=args.label_column,
     )
@@ -220,9 +242,15 @@ def _predict(args: argparse.Namespace) -> int:
 
     # Through the pipeline for every directory: the same answer `mindscreen serve` gives.
     if args.input is None:
-        print(json.dumps(load_pipeline(args.run).classify([args.text])[0].to_dict(), indent=2))
+        from mindscreen.data import cut_texts, warn_cut
+
+        texts, cut = cut_texts([args.text], args.max_chars)
+        warn_cut("the text", cut, 1, args.max_chars)
+        print(json.dumps(load_pipeline(args.run).classify(texts)[0].to_dict(), indent=2))
         return 0
-    rows = predict_table(args.run, args.input, args.output, args.text_column, not args.quiet)
+    rows = predict_table(
+        args.run, args.input, args.output, args.text_column, not args.quiet, max_chars=args.max_chars
+    )
     print(f"wrote {rows} predictions to {args.output}")
     return 0
 
@@ -320,6 +348,9 @@ def _serve(args: argparse.Namespace) -> int:
         max_concurrency=args.max_concurrency,
         audit_log=args.audit_log,
         audit_salt=_secret(args.audit_salt_env),
+        metrics=args.metrics,
+        header_timeout_s=args.header_timeout,
+        max_connections=args.max_connections,
     )
     return 0
 

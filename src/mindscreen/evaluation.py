@@ -5,14 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mindscreen.data import load_labelled_file
+from mindscreen.data import MAX_CHARS, cut_texts, load_labelled_file, warn_cut
 from mindscreen.metrics import compute_metrics
 from mindscreen.predictors import load_predictor, predict_proba_chunked
 from mindscreen.rundir import run_data_config
 
 
 def evaluate_run(
-    run_dir: str | Path, data_path: str | Path, progress: bool = False, **column_changes: Any
+    run_dir: str | Path,
+    data_path: str | Path,
+    progress: bool = False,
+    max_chars: int = MAX_CHARS,
+    **column_changes: Any,
 ) -> dict[str, Any]:
     """Metrics of a run, ensemble, TF-IDF model or ONNX export on a labelled file, with its thresholds.
 
@@ -20,11 +24,14 @@ def evaluate_run(
         run_dir: the model directory.
         data_path: CSV, TSV, JSONL or Parquet file with texts and labels.
         progress: show a progress bar over the texts.
+        max_chars: characters of each text read; longer texts are cut, with a warning.
         column_changes: DataConfig fields to change for this file, e.g. ``text_column='body'``.
     """
     run_dir = Path(run_dir)
     predictor = load_predictor(run_dir)
     cfg = run_data_config(run_dir, **column_changes)
     split = load_labelled_file(data_path, cfg, predictor.labels, predictor.multi_label)
-    probs = predict_proba_chunked(predictor, split.texts, progress, desc="evaluate")
+    texts, cut = cut_texts(split.texts, max_chars)
+    warn_cut(str(data_path), cut, len(texts), max_chars)
+    probs = predict_proba_chunked(predictor, texts, progress, desc="evaluate")
     return compute_metrics(split.labels, probs, predictor.labels, predictor.multi_label, predictor.thresholds)

@@ -52,6 +52,7 @@ LOG_FILE = "log.jsonl"
 PROFILE_FILE = "profile.json"
 PREDICTIONS_DIR = "predictions"
 CHECKPOINT_DIR = "checkpoints/last"  # only while training runs: what --resume continues from
+CHECKPOINT_STATE = "state.json"  # written last: a checkpoint folder holding it is complete
 RUN_FILES = (
     CONFIG_FILE,
     "model.json",
@@ -168,9 +169,17 @@ def read_log(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def checkpoint_tmp_dir(run_dir: Path) -> Path:
+    """Where a checkpoint is written before it replaces ``checkpoints/last``."""
+    final = Path(run_dir) / CHECKPOINT_DIR
+    return final.with_name(final.name + ".tmp")
+
+
 def has_checkpoint(run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds a checkpoint to resume: its training has not finished."""
-    return (Path(run_dir) / CHECKPOINT_DIR / "state.json").is_file()
+    """Whether ``--resume`` has a complete checkpoint to continue from (counting a complete
+    ``last.tmp`` a kill left behind): the run's training has not finished."""
+    folders = (Path(run_dir) / CHECKPOINT_DIR, checkpoint_tmp_dir(run_dir))
+    return any((folder / CHECKPOINT_STATE).is_file() for folder in folders)
 
 
 def is_run_dir(path: Path) -> bool:

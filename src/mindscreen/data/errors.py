@@ -61,6 +61,47 @@ def looks_like_name(value: str) -> bool:
     return len(value) <= _MAX_NAME_CHARS and len(value.split()) <= _MAX_NAME_WORDS
 
 
+def looks_like_text(name: object) -> bool:
+    """Whether a column name looks like a text rather than a name: whitespace inside it, or long.
+
+    A file without a header row turns its first row, often a post, into the column names. Such
+    names are never quoted; a real column name with a space is hidden too, which costs only
+    convenience.
+    """
+    value = str(name).strip()
+    return len(value) > _MAX_NAME_CHARS or any(char.isspace() for char in value)
+
+
+def list_columns(names: Sequence[object], limit: int = 20) -> str:
+    """Join column names for a message; a text-like one is shown as its position and length only."""
+    shown = [
+        f"<column {i + 1}: {len(str(name))} characters, not shown>"
+        if looks_like_text(name)
+        else repr(str(name))
+        for i, name in enumerate(names[:limit])
+    ]
+    more = len(names) - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def missing_header(column: str, source: str, names: Sequence[object], setting: str) -> str | None:
+    """The message for a missing ``column`` when the header looks like a row of data, else None.
+
+    Args:
+        column: the column asked for.
+        source: the file, for the message.
+        names: the file's column names (its first row).
+        setting: how the user picks the column, e.g. ``data.text_column``.
+    """
+    if not any(looks_like_text(name) for name in names):
+        return None
+    return (
+        f"column {column!r} not found in {source}; columns are: {list_columns(names)}. Names with "
+        "spaces look like texts: the file may have no header row. Add a header row naming the "
+        f"columns (e.g. text,label) as its first line, or point {setting} at the right column"
+    )
+
+
 def list_names(names: Sequence[object], limit: int = 20) -> str:
     """Join names for a message (``'a', 'b' and 3 more``), hiding any that look like texts."""
     shown = ", ".join(show_name(name) for name in names[:limit])

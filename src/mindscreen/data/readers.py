@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mindscreen.data.errors import DataError, describe_rows, list_names, looks_like_name
+from mindscreen.data.errors import DataError, describe_rows, list_names, looks_like_name, missing_header
+from mindscreen.data.texts import has_lone_surrogate
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 SUPPORTED = ", ".join(FORMATS)
@@ -120,6 +121,11 @@ def _check_object(path: Path, record: Any, place: str) -> None:
             f'{path}, {place}: expected a JSON object like {{"text": ..., "label": ...}}, '
             f"found a JSON {type(record).__name__}"
         )
+    if any(isinstance(value, str) and has_lone_surrogate(value) for value in record.values()):
+        raise DataError(
+            f"{path}, {place}: invalid Unicode (a lone UTF-16 surrogate escape such as \\ud83d: half of "
+            "a character, e.g. an emoji cut in two); re-export the row from the original text"
+        )
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
@@ -156,6 +162,8 @@ def require_column(frame: pd.DataFrame, column: str, source: str, setting: str) 
     if column in frame.columns:
         return
     columns = [str(name) for name in frame.columns]
+    if (headerless := missing_header(column, source, columns, setting)) is not None:
+        raise DataError(headerless)
     guess = next((name for name in _LIKELY_TEXT_COLUMNS if name in columns), columns[0])
     fix = f"Set {setting}={guess}" if looks_like_name(guess) else "Add a header row to the file"
     raise DataError(f"column {column!r} not found in {source}; columns are: {list_names(columns)}. {fix}")

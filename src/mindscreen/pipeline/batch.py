@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mindscreen.data import read_texts, write_table
+from mindscreen.data import MAX_CHARS, cut_texts, read_texts, warn_cut, write_table
 from mindscreen.pipeline.pipeline import Pipeline
 from mindscreen.pipeline.store import load_pipeline, model_dir_of
 from mindscreen.predictors import in_chunks
@@ -27,6 +27,7 @@ def predict_table(
     output_path: str | Path,
     text_column: str | None = None,
     progress: bool = False,
+    max_chars: int = MAX_CHARS,
 ) -> int:
     """Classify every text of a table and write it back with the decisions.
 
@@ -39,6 +40,8 @@ def predict_table(
         output_path: where to write, format by extension.
         text_column: the column holding the texts; None: the one the model was trained with.
         progress: show a progress bar over the texts.
+        max_chars: characters of each text read (every stage sees only these); longer texts are cut,
+            with a warning naming the rows.
 
     Returns:
         The number of rows written.
@@ -48,6 +51,8 @@ def predict_table(
     if not isinstance(pipeline, Pipeline):
         pipeline = load_pipeline(pipeline)
     frame, texts = read_texts(input_path, text_column)
+    texts, cut = cut_texts(texts, max_chars)
+    warn_cut(str(input_path), cut, len(texts), max_chars)
     results = [result for part in in_chunks(texts, pipeline.classify, progress) for result in part]
     delimited = Path(output_path).suffix.lower() in {".csv", ".tsv"}
     frame = frame.copy()

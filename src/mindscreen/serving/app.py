@@ -1,19 +1,21 @@
-"""The app factory and ``serve``: models load in the lifespan, never at import time.
+"""The app factory: models load in the lifespan, never at import time.
 
 Privacy: request bodies never reach a log line, an error body or a metric label. Validation errors are
 answered with where and what went wrong, without the ``input`` FastAPI would echo; any unexpected error
-is answered 500 with a request id and logged by exception type only.
+is answered 500 with a request id and logged by exception type only, in one line, without a traceback.
+
+Middleware, outermost first: access log and metrics, admission (401 / 429 before the body is read), body
+size limit, timeout (504), then FastAPI.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,21 +23,28 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mindscreen import __version__
-from mindscreen.pipeline import Pipeline, load_pipeline
+from mindscreen.pipeline import Pipeline
+from mindscreen.serving.admission import QUEUE_WAIT_S, AdmissionMiddleware, ConcurrencyGuard
 from mindscreen.serving.audit import AuditLog
-from mindscreen.serving.guards import BodyLimitMiddleware, ConcurrencyGuard, TimeoutMiddleware
+from mindscreen.serving.guards import BodyLimitMiddleware, TimeoutMiddleware
 from mindscreen.serving.metrics import ROUTES, ServiceMetrics
 from mindscreen.serving.routes import router
 from mindscreen.serving.schemas import ClassifyRequest
 from mindscreen.serving.settings import ServeSettings
+from mindscreen.serving.startup import start
 from mindscreen.serving.state import ServiceState
 
 logger = logging.getLogger("mindscreen.serving")
+# The access log names these methods; any other is logged as OTHER (a method is any token, of any length).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 _SAFE_LOC = {"body", "query", "path", "header", "cookie", *ClassifyRequest.model_fields}
 
 
 def create_app(settings: ServeSettings, load: Callable[[], Pipeline] | None = None) -> FastAPI:
     """A FastAPI app serving the pipeline ``settings.model_path`` names (or the one ``load`` returns).
+
+    At start-up (the lifespan) it checks the audit log, loads the pipeline and classifies a warm-up
+    text (:mod:`~mindscreen.serving.startup`); any failure stops it before it reports ready.
 
     Args:
         settings: limits, API key and audit log; ``model_path`` unless ``load`` is given.
@@ -47,17 +56,16 @@ def create_app(settings: ServeSettings, load: Callable[[], Pipeline] | None = No
     if settings.audit_log is not None:
         salt = settings.audit_salt.get_secret_value() if settings.audit_salt is not None else None
         audit = AuditLog(settings.audit_log, salt)
-    state = ServiceState(settings, ConcurrencyGuard(settings.max_concurrency), ServiceMetrics(), audit)
+    guard = ConcurrencyGuard(settings.max_concurrency, wait_s=min(QUEUE_WAIT_S, settings.timeout_s))
+    state = ServiceState(settings, guard, ServiceMetrics(), audit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        started = time.monotonic()
-        state.pipeline = load() if load is not None else load_pipeline(Path(str(settings.model_path)))
-        logger.info("model %s ready in %.1f s", state.pipeline.version, time.monotonic() - started)
+        state.pipeline = start(state, load)
         yield
         state.pipeline = None
 
-    app = FastAPI(
+    app = _ContainedApp(
         title="mindscreen",
         version=__version__,
         description="Multistage triage of mental-health text. Not a diagnostic tool: a person reviews.",
@@ -69,8 +77,48 @@ def create_app(settings: ServeSettings, load: Callable[[], Pipeline] | None = No
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(TimeoutMiddleware, timeout_s=settings.timeout_s)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+    app.add_middleware(AdmissionMiddleware, guard=state.guard, api_key=key)
     app.add_middleware(AccessMiddleware, metrics=state.metrics)
     return app
+
+
+class _ContainedApp(FastAPI):
+    """FastAPI whose unexpected errors end at the 500 answer and its one log line.
+
+    Starlette re-raises an error after its handler has answered 500, and uvicorn then logs the whole
+    traceback, whose frames and message may hold a text. Here the error stops after the handler.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return _ContainErrors(super().build_middleware_stack())
+
+
+class _ContainErrors:
+    """Ends errors where they were answered: a request's at its 500, start-up's at its log line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            return await self.app(scope, receive, _without_traceback(send))
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        # Already answered 500 and logged by type by _unexpected_error.
+        with contextlib.suppress(Exception):
+            await self.app(scope, receive, send)
+
+
+def _without_traceback(send: Send) -> Send:
+    """Drop the traceback Starlette reports with a failed start-up: ``start`` logged why, in one line."""
+
+    async def quiet(message: Message) -> None:
+        if message["type"] == "lifespan.startup.failed":
+            message = {**message, "message": ""}
+        await send(message)
+
+    return quiet
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -121,29 +169,7 @@ class AccessMiddleware:
             await self.app(scope, receive, tagged)
         finally:
             seconds = time.perf_counter() - started
-            self.metrics.observe_request(scope["path"], status, seconds)
-            logger.info("%s %s %d %.1f ms", scope["method"], _route(scope["path"]), status, seconds * 1000)
-
-
-def serve(path: str | Path, host: str = "127.0.0.1", port: int = 8000, **settings: Any) -> None:
-    """Serve a pipeline, run, ensemble or linear directory over HTTP with uvicorn until interrupted.
-
-    Args:
-        path: what to serve (see :func:`~mindscreen.pipeline.load_pipeline`).
-        host: interface to bind; the default answers this machine only.
-        port: TCP port.
-        settings: :class:`ServeSettings` fields, e.g. ``api_key``, ``max_texts``, ``audit_log``.
-    """
-    import uvicorn
-
-    config = ServeSettings(model_path=str(path), **settings)
-    uvicorn.run(
-        create_app(config),
-        host=host,
-        port=port,
-        access_log=False,  # AccessMiddleware logs each request without its query string
-        server_header=False,
-        timeout_keep_alive=5,
-        # Connections past this get 503 from uvicorn itself: a bound below the app's own admission control.
-        limit_concurrency=max(64, 8 * config.max_concurrency),
-    )
+            reason = scope.get("state", {}).get("reject_reason")
+            self.metrics.observe_request(scope["path"], status, seconds, reason)
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            logger.info("%s %s %d %.1f ms", method, _route(scope["path"]), status, seconds * 1000)

@@ -1,64 +1,21 @@
-"""Protection of the service: admission control, request timeout, body size limit, API key.
+"""Protection of the service: request timeout, body size limit, API key comparison.
 
-Overload is refused, never queued without bound: at most ``max_concurrency`` classify requests are
-admitted (the rest get 429 with ``Retry-After``), a request that cannot reach the model before its
-deadline gets 503, and one that runs past ``timeout_s`` gets 504. The work a timed-out request started
-runs to its end in its worker thread and keeps its admission slot until then, so the limit holds.
+A request that runs past ``timeout_s`` gets 504 (admission control is in
+:mod:`~mindscreen.serving.admission`). The work a timed-out request started runs to its end in its
+worker thread; its result is then dropped and never audited: a :class:`Verdict` decides once whether a
+request's result is delivered or given up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-RETRY_AFTER_S = 1
-
-
-class ConcurrencyGuard:
-    """A fixed number of admission slots, taken without waiting, and one model lock."""
-
-    def __init__(self, slots: int) -> None:
-        self.slots = slots
-        self._free = threading.BoundedSemaphore(slots)
-        # Hugging Face fast tokenizers are not safe to call from several threads at once, and torch already
-        # uses every core for one batch: the model computes one request at a time.
-        self._model = threading.Lock()
-
-    @contextlib.contextmanager
-    def admit(self) -> Iterator[None]:
-        """Take a slot or raise 429 at once."""
-        if not self._free.acquire(blocking=False):
-            raise HTTPException(
-                status_code=429,
-                detail=f"the service is at its limit of {self.slots} concurrent requests; retry shortly",
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            )
-        try:
-            yield
-        finally:
-            self._free.release()
-
-    @contextlib.contextmanager
-    def model(self, wait_s: float) -> Iterator[None]:
-        """Hold the model, waiting at most ``wait_s``; 503 when it stays busy that long."""
-        if not self._model.acquire(timeout=max(wait_s, 0.0)):
-            raise HTTPException(
-                status_code=503,
-                detail="the model stayed busy until this request's deadline; retry shortly",
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            )
-        try:
-            yield
-        finally:
-            self._model.release()
 
 
 def key_matches(expected: str, given: str | None) -> bool:
@@ -100,8 +57,25 @@ class BodyLimitMiddleware:
         await self.app(scope, counted, send)
 
 
+class Verdict:
+    """Whether a request's result is delivered or given up at its deadline, decided once."""
+
+    def __init__(self) -> None:
+        self._lock, self._outcome = threading.Lock(), ""
+
+    def settle(self, outcome: str) -> bool:
+        """Decide ``outcome`` (``"delivered"`` or ``"expired"``) unless decided; True if it stands."""
+        with self._lock:
+            self._outcome = self._outcome or outcome
+            return self._outcome == outcome
+
+
 class TimeoutMiddleware:
-    """504 when a request takes longer than ``timeout_s``; later output of that request is dropped."""
+    """504 when a request takes longer than ``timeout_s``; later output of that request is dropped.
+
+    A route that has settled its :class:`Verdict` (``scope["state"]["verdict"]``) as delivered before
+    the deadline is waited for instead: its result is on its way and already audited.
+    """
 
     def __init__(self, app: ASGIApp, timeout_s: float) -> None:
         self.app, self.timeout_s = app, timeout_s
@@ -110,6 +84,7 @@ class TimeoutMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         state = {"started": False, "expired": False}
+        verdict = scope.setdefault("state", {})["verdict"] = Verdict()
 
         async def guarded(message: Message) -> None:
             if state["expired"]:
@@ -125,11 +100,10 @@ class TimeoutMiddleware:
         except asyncio.CancelledError:  # the server is shutting down or the client went away
             task.cancel()
             raise
-        if task in done:
-            return task.result()
+        if task in done or not verdict.settle("expired"):
+            return await task
         state["expired"] = True
         task.cancel()
-        scope.setdefault("state", {})["timed_out"] = True
         if not state["started"]:
             await send_json(send, 504, f"the request took longer than {self.timeout_s:g} s; send fewer texts")
 

@@ -11,6 +11,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from mindscreen.pipeline import Result
 
 ROUTES = ("/v1/classify", "/v1/model", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+REASONS = {
+    401: "unauthorized",
+    413: "too_large",
+    422: "invalid",
+    429: "overload",
+    503: "busy",
+    504: "timeout",
+}
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -45,21 +53,20 @@ class ServiceMetrics:
         self.in_flight = Gauge(
             "mindscreen_in_flight", "Classify requests being served.", registry=self.registry
         )
+        self.audit_failures = Counter(
+            "mindscreen_audit_failures",
+            "Classify requests answered 503 because the audit log could not be written.",
+            registry=self.registry,
+        )
 
-    def observe_request(self, path: str, status: int, seconds: float) -> None:
+    def observe_request(self, path: str, status: int, seconds: float, reason: str | None = None) -> None:
+        """Count a request by route and status; a refusal also by ``reason`` (default: by status)."""
         route = path if path in ROUTES else "other"
         self.requests.labels(route=route, status=str(status)).inc()
         self.latency.labels(route=route).observe(seconds)
-        reason = {
-            401: "unauthorized",
-            413: "too_large",
-            422: "invalid",
-            429: "overload",
-            503: "busy",
-            504: "timeout",
-        }
-        if status in reason:
-            self.rejected.labels(reason=reason[status]).inc()
+        reason = reason or REASONS.get(status)
+        if reason is not None and status >= 400:
+            self.rejected.labels(reason=reason).inc()
 
     def observe_results(self, results: list[Result]) -> None:
         for result in results:

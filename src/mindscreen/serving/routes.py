@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, Securi
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from mindscreen.pipeline import Pipeline
+from mindscreen.pipeline import Pipeline, Result
+from mindscreen.serving.admission import UNAUTHORIZED, given_key, retry_after
 from mindscreen.serving.guards import key_matches
 from mindscreen.serving.schemas import (
     ClassifyRequest,
@@ -35,9 +36,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for status, text in {
         401: "Missing or wrong API key.",
         413: "Too many texts, a text too long, or a body too large.",
-        422: "The body is not valid (the input is never echoed).",
+        422: "The body is not valid, e.g. a text that is not valid Unicode (the input is never echoed).",
         429: "At the concurrency limit; retry after Retry-After seconds.",
-        503: "Model loading, or busy until the request's deadline.",
+        503: "Model loading, busy until the request's deadline, or the audit log cannot be written.",
         504: "The request ran past the timeout.",
     }.items()
 }
@@ -56,16 +57,14 @@ def require_api_key(
     key: Annotated[str | None, Security(_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> None:
-    expected = state.settings.api_key
-    if expected is None:
-        return
     given = key if key is not None else (bearer.credentials if bearer is not None else None)
-    if not key_matches(expected.get_secret_value(), given):
-        raise HTTPException(
-            status_code=401,
-            detail="missing or wrong API key; send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    _check_key(state, given)
+
+
+def _check_key(state: ServiceState, given: str | None) -> None:
+    expected = state.settings.api_key
+    if expected is not None and not key_matches(expected.get_secret_value(), given):
+        raise HTTPException(status_code=401, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
 
 def require_pipeline(state: State) -> Pipeline:
@@ -98,19 +97,42 @@ def classify(
             detail=f"texts at positions {too_long[:10]} are longer than {settings.max_chars} characters; "
             "shorten or split them",
         )
-    with state.guard.admit():
-        state.metrics.in_flight.inc()
-        try:
-            with state.guard.model(settings.timeout_s - (time.monotonic() - started)):
-                results = pipeline.classify(texts)
-        finally:
-            state.metrics.in_flight.dec()
+    state.metrics.in_flight.inc()
+    try:
+        ticket = getattr(request.state, "admission", None)
+        with state.guard.model(ticket, settings.timeout_s - (time.monotonic() - started)):
+            results = pipeline.classify(texts)
+    finally:
+        state.metrics.in_flight.dec()
+    verdict = getattr(request.state, "verdict", None)
+    if verdict is not None and not verdict.settle("delivered"):
+        # Answered 504 already: the result is dropped, so it is not audited either.
+        raise HTTPException(status_code=504, detail="the request ran past its deadline")
     if state.audit is not None:
-        state.audit.record(request.state.request_id, pipeline.version, texts, results)
+        _audit(state, request, pipeline.version, texts, results)
     state.metrics.observe_results(results)
     return ClassifyResponse(
         model_version=pipeline.version, results=[TextResult.model_validate(r.to_dict()) for r in results]
     )
+
+
+def _audit(
+    state: ServiceState, request: Request, version: str, texts: list[str], results: list[Result]
+) -> None:
+    """Record the results, or answer 503 (counted) when the audit log cannot be written."""
+    assert state.audit is not None
+    try:
+        state.audit.record(request.state.request_id, version, texts, results)
+    except (OSError, ValueError) as err:
+        state.metrics.audit_failures.inc()
+        request.state.reject_reason = "audit_failed"
+        logger.error("audit log write failed (%s); request answered 503", type(err).__name__)
+        raise HTTPException(
+            status_code=503,
+            detail="the audit log could not be written, so the results are withheld; retry later. "
+            "The operator sees this in mindscreen_audit_failures_total",
+            headers=retry_after(),
+        ) from None
 
 
 @router.get("/v1/model", response_model=ModelInfo, responses=ERRORS, tags=["model"])
@@ -142,6 +164,11 @@ async def readyz(state: State, response: Response) -> Status:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(state: State) -> Response:
-    """Prometheus metrics in the text exposition format."""
+async def metrics(state: State, request: Request) -> Response:
+    """Prometheus metrics in the text exposition format; who may read them is ``settings.metrics``."""
+    access = state.settings.metrics
+    if access == "off":
+        raise HTTPException(status_code=404, detail="metrics are off (serve with --metrics key or public)")
+    if access == "key":
+        _check_key(state, given_key(request.headers))
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

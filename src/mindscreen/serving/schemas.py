@@ -1,9 +1,11 @@
 """Request and response bodies of the HTTP API (their JSON Schemas are in ``/openapi.json``)."""
 
 from enum import Enum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from mindscreen.data.texts import has_lone_surrogate
 from mindscreen.pipeline import REVIEW_REASONS, RISK_LEVELS, STAGES
 
 # The enums of the API derive from the pipeline's own lists: a new stage or reason appears here by itself.
@@ -12,13 +14,27 @@ StageName = Enum("StageName", {name: name for name in STAGES}, type=str)  # type
 ReviewReason = Enum("ReviewReason", {name: name for name in REVIEW_REASONS}, type=str)  # type: ignore[misc]
 
 
+def _valid_unicode(text: str) -> str:
+    if has_lone_surrogate(text):
+        raise ValueError(
+            "not valid Unicode: the text holds a lone UTF-16 surrogate (half of a character, e.g. an "
+            "emoji cut in two, or CESU-8 bytes); send whole characters as UTF-8"
+        )
+    return text
+
+
+# A text of a request: any valid Unicode string. A lone surrogate is refused (422 naming the item), not
+# repaired: the client has a bug to fix, and a repaired text is not what the person wrote.
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+
+
 class ClassifyRequest(BaseModel):
     """One text (``text``) or several (``texts``): exactly one of the two."""
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str | None = Field(None, description="One text to classify.")
-    texts: list[str] | None = Field(None, min_length=1, description="Several texts, classified in order.")
+    text: Text | None = Field(None, description="One text to classify.")
+    texts: list[Text] | None = Field(None, min_length=1, description="Several texts, classified in order.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "ClassifyRequest":

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 
 from mindscreen.config import StrictModel
+from mindscreen.data import MAX_CHARS
 
 
 class ServeSettings(StrictModel):
@@ -12,10 +15,13 @@ class ServeSettings(StrictModel):
 
     model_path: str | None = Field(None, description="A pipeline, run, ensemble or linear directory.")
     max_texts: int = Field(64, ge=1, le=10_000, description="Texts per request; more: 413.")
-    max_chars: int = Field(5_000, ge=1, le=1_000_000, description="Characters per text; more: 413.")
+    max_chars: int = Field(MAX_CHARS, ge=1, le=1_000_000, description="Characters per text; more: 413.")
     timeout_s: float = Field(10.0, gt=0, description="Wall time per request; longer: 504.")
     max_concurrency: int = Field(
-        4, ge=1, le=256, description="Classify requests admitted at once; more: 429 with Retry-After."
+        4,
+        ge=1,
+        le=256,
+        description="Classify requests admitted at once; more wait up to 1 s for a slot, then 429.",
     )
     api_key: SecretStr | None = Field(
         None, description="When set, /v1/* needs it as X-API-Key or Authorization: Bearer; else 401."
@@ -23,6 +29,20 @@ class ServeSettings(StrictModel):
     audit_log: str | None = Field(None, description="JSONL file: hashed text id, version, stage, labels.")
     audit_salt: SecretStr | None = Field(
         None, description="HMAC-SHA256 key of the audit text ids; null: plain SHA-256 (guessable)."
+    )
+    metrics: Literal["key", "public", "off"] = Field(
+        "key",
+        description="/metrics access: 'key' needs the API key when one is set, 'public' is open to "
+        "anyone who can reach the port, 'off' answers 404. The counts by risk level are sensitive.",
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Seconds a connection may take to send a request's headers."
+    )
+    max_connections: int = Field(
+        1024,
+        ge=8,
+        le=100_000,
+        description="Open connections; past it the one waiting longest for a request is closed.",
     )
 
     @property

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mindscreen.pipeline import Pipeline
+from mindscreen.serving.admission import ConcurrencyGuard
 from mindscreen.serving.audit import AuditLog
-from mindscreen.serving.guards import ConcurrencyGuard
 from mindscreen.serving.metrics import ServiceMetrics
 from mindscreen.serving.settings import ServeSettings
 
@@ -18,3 +18,4 @@ class ServiceState:
     metrics: ServiceMetrics
     audit: AuditLog | None
     pipeline: Pipeline | None = None
+    startup_error: str | None = None  # why start-up failed, for ``serve`` to report

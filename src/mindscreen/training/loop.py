@@ -37,8 +37,10 @@ from mindscreen.rundir import CONFIG_FILE, append_log, truncate_log
 from mindscreen.training.batching import Encoded, encode_split
 from mindscreen.training.checkpoint import (
     TrainState,
+    check_resume_config,
     has_checkpoint,
     load_checkpoint,
+    recover_checkpoint,
     remove_checkpoints,
     save_checkpoint,
 )
@@ -90,8 +92,10 @@ def train(
 
     Args:
         config: the resolved run config.
-        resume: continue from ``output_dir/checkpoints/last`` after an interruption.
-        overwrite: replace an existing run directory instead of refusing.
+        resume: continue from ``output_dir/checkpoints/last`` after an interruption, under the
+            config the run started with.
+        overwrite: replace an existing run directory instead of refusing; with ``resume``, continue
+            under a config that differs from the run's ``config.yaml`` (which is rewritten).
         progress: show a progress bar.
         on_evaluate: called after every evaluation with the step and the dev metrics.
         splits: data already loaded (for example subsampled); default: read ``config.data``.
@@ -113,6 +117,8 @@ def train(
     config = resolve_from_data(
         config, splits, tokenizer, run_dir if world.is_main and keep_model else None
     ).config
+    if resume and world.is_main:  # compared once both are resolved the same way from the data
+        check_resume_config(run_dir, config, overwrite)
     tcfg = config.train
     model, tokenizer = build_model(config.model, splits.label_names, splits.multi_label, tokenizer)
     device, amp_dtype = _pick_device(tcfg, world)
@@ -341,6 +347,7 @@ def _seed_everything(seed: int) -> None:
 
 def _prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     if resume:
+        recover_checkpoint(run_dir)
         if not has_checkpoint(run_dir):
             raise FileNotFoundError(
                 f"nothing to resume in {run_dir}: no checkpoints/last (a finished run removes it); "
