@@ -109,17 +109,17 @@ def predict_proba_chunked(
     return np.concatenate(parts) if parts else predictor.predict_proba([])
 
 
-def load_predictor(path: str | Path) -> ProbabilisticClassifier:
+def load_predictor(path: str | Path, allow_failed_int8: bool = False) -> ProbabilisticClassifier:
     """Load whatever directory ``path`` holds: an ONNX export, an ensemble, a TF-IDF model or a run.
 
     An export directory (``export.json``, from ``mindscreen export``) is run by ONNX Runtime, which
-    needs the ``serve`` extra.
+    needs the ``serve`` extra; its int8 model only when its check passed or ``allow_failed_int8``.
     """
     path = Path(path)
     if is_export_dir(path):
         from mindscreen.export.predictor import OnnxPredictor
 
-        return OnnxPredictor.from_dir(path)
+        return OnnxPredictor.from_dir(path, allow_failed_int8=allow_failed_int8)
     if (path / "ensemble.json").is_file():
         from mindscreen.ensemble import Ensemble  # it imports this module: import here
 

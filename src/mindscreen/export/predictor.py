@@ -17,12 +17,15 @@ import numpy as np
 from scipy.special import expit, softmax
 
 from mindscreen.export.onnx import TOKENIZER_DIR, import_onnxruntime, read_export
+from mindscreen.export.variant import choose_variant
 from mindscreen.rundir import read_calibration, read_json, read_thresholds
 from mindscreen.thresholds import decide_labels
 
 
 class OnnxPredictor:
     """An exported classifier in an ONNX Runtime session, with its tokenizer, temperature and thresholds."""
+
+    export_check: dict[str, Any] = {}  # export.json's check of the variant loaded ({}: never checked)
 
     def __init__(
         self,
@@ -44,22 +47,28 @@ class OnnxPredictor:
 
     @classmethod
     def from_dir(
-        cls, directory: str | Path, int8: bool | None = None, threads: int | None = None, batch_size: int = 64
+        cls,
+        directory: str | Path,
+        int8: bool | None = None,
+        threads: int | None = None,
+        batch_size: int = 64,
+        allow_failed_int8: bool = False,
     ) -> OnnxPredictor:
         """Load an export directory.
 
         Args:
             directory: written by :func:`~mindscreen.export.export_onnx`.
-            int8: run the int8 model (None: int8 when the export has it).
+            int8: run the int8 model (None: int8 when the export has it and its recorded check passed;
+                see :mod:`mindscreen.export.variant`).
             threads: ONNX Runtime intra-op threads (None: its default, all cores).
             batch_size: texts per forward pass.
+            allow_failed_int8: also run an int8 model whose check failed or never ran.
         """
         ort = import_onnxruntime()
         directory = Path(directory)
-        files = read_export(directory)["files"]
-        variant = ("int8" if "int8" in files else "fp32") if int8 is None else ("int8" if int8 else "fp32")
-        if variant not in files:
-            raise FileNotFoundError(f"{directory} has no {variant} model; export again with --int8")
+        meta = read_export(directory)
+        files = meta["files"]
+        variant = choose_variant(meta, directory, int8, allow_failed_int8)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads is not None:
@@ -69,7 +78,7 @@ class OnnxPredictor:
         )
         spec = read_json(directory / "model.json")
         labels = spec["labels"]
-        return cls(
+        predictor = cls(
             session,
             TextEncoder.load(directory / TOKENIZER_DIR, int(spec["max_length"])),
             labels,
@@ -80,6 +89,8 @@ class OnnxPredictor:
             batch_size,
             variant,
         )
+        predictor.export_check = dict((meta.get("check") or {}).get(variant) or {})
+        return predictor
 
     @property
     def labels(self) -> list[str]:

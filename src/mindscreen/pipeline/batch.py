@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -19,6 +20,7 @@ def predict_table(
     output_path: str | Path,
     text_column: str = "text",
     progress: bool = False,
+    hints: Mapping[str, str] | None = None,
 ) -> int:
     """Classify every text of a table and write it back with the pipeline's decisions.
 
@@ -31,13 +33,15 @@ def predict_table(
         output_path: where to write, format by extension.
         text_column: the column holding the texts.
         progress: show a progress bar over the texts.
+        hints: ``{"text_column": "--text-column"}``: how the user names the text column, suggested
+            when it is missing (default: this function's ``text_column``).
 
     Returns:
         The number of rows written.
     """
     if not isinstance(pipeline, Pipeline):
         pipeline = load_pipeline(pipeline)
-    frame, texts = read_texts(input_path, text_column)
+    frame, texts = read_texts(input_path, text_column, (hints or {}).get("text_column", "text_column"))
     results = []
     with tqdm(total=len(texts), desc="predict", unit="text", disable=not progress) as bar:
         for start in range(0, len(texts), CHUNK):

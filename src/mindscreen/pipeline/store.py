@@ -77,22 +77,22 @@ def state_of(pipeline: Pipeline, directory: Path, model_path: Path) -> dict[str,
     }
 
 
-def load_pipeline(path: str | Path) -> Pipeline:
+def load_pipeline(path: str | Path, allow_failed_int8: bool = False) -> Pipeline:
     """A pipeline directory, or a run/ensemble/linear directory wrapped as a one-stage pipeline.
 
     A bare model directory gets: no stage-1 screen, the shipped crisis lexicon, its own thresholds,
     critical labels among ``DEFAULT_CRITICAL`` and safe labels among ``DEFAULT_SAFE`` (by name), and
-    the default review and risk settings.
+    the default review and risk settings. ``allow_failed_int8``: see :func:`load_model`.
     """
     path = Path(path)
     if is_pipeline_dir(path):
-        return _load_pipeline_dir(path)
+        return _load_pipeline_dir(path, allow_failed_int8)
     if not path.is_dir():
         raise FileNotFoundError(
             f"{path} is not a directory; pass a pipeline directory (from fit_pipeline) or a run, "
             "ensemble or linear model directory"
         )
-    model = load_model(path)
+    model = load_model(path, allow_failed_int8)
     labels = list(model.labels)
     policy = Policy.build(
         labels,
@@ -111,7 +111,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
     )
 
 
-def _load_pipeline_dir(path: Path) -> Pipeline:
+def _load_pipeline_dir(path: Path, allow_failed_int8: bool = False) -> Pipeline:
     from mindscreen.linear import LinearPredictor
 
     state = read_json(path / PIPELINE_FILE)
@@ -119,7 +119,7 @@ def _load_pipeline_dir(path: Path) -> Pipeline:
         raise ValueError(
             f"{path / PIPELINE_FILE} is not a {FORMAT} file; pass a directory written by fit_pipeline"
         )
-    model = load_model(_model_path(path, state))
+    model = load_model(_model_path(path, state), allow_failed_int8)
     policy = Policy.build(
         state["labels"],
         state["multi_label"],
@@ -146,16 +146,17 @@ def _load_pipeline_dir(path: Path) -> Pipeline:
     )
 
 
-def load_model(path: str | Path) -> Any:
+def load_model(path: str | Path, allow_failed_int8: bool = False) -> Any:
     """A run, ensemble, linear or ONNX export directory as a predictor.
 
     Dispatches like :func:`mindscreen.predictor.load_predictor`, but checks for an export before
     importing that module, which pulls in torch and transformers: serving an export needs neither.
+    An export's int8 model runs only when its check passed, or with ``allow_failed_int8``.
     """
     from mindscreen.export import OnnxPredictor, is_export_dir
 
     if is_export_dir(path):
-        return OnnxPredictor.from_dir(path)
+        return OnnxPredictor.from_dir(path, allow_failed_int8=allow_failed_int8)
     from mindscreen.predictor import load_predictor
 
     return load_predictor(path)

@@ -52,8 +52,16 @@ def create_app(settings: ServeSettings, load: Callable[[], Pipeline] | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started = time.monotonic()
-        state.pipeline = load() if load is not None else load_pipeline(Path(str(settings.model_path)))
-        logger.info("model %s ready in %.1f s", state.pipeline.version, time.monotonic() - started)
+        path = Path(str(settings.model_path))
+        state.pipeline = load() if load is not None else load_pipeline(path, settings.allow_failed_int8)
+        variant = state.metrics.observe_model(state.pipeline.model)
+        logger.info(
+            "model %s (%s, check %s) ready in %.1f s",
+            state.pipeline.version,
+            variant["variant"],
+            variant["check"],
+            time.monotonic() - started,
+        )
         yield
         state.pipeline = None
 

@@ -6,8 +6,11 @@ never from request content.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from mindscreen.export.variant import CHECKS, VARIANTS, describe_variant
 from mindscreen.pipeline import Result
 
 ROUTES = ("/v1/classify", "/v1/model", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
@@ -45,6 +48,22 @@ class ServiceMetrics:
         self.in_flight = Gauge(
             "mindscreen_in_flight", "Classify requests being served.", registry=self.registry
         )
+        self.model_variant = Gauge(
+            "mindscreen_model_variant",
+            "1 for the stage-2 model variant served and the result of its export check "
+            "(check='failed': an int8 model that failed its check, served by opt-in).",
+            ("variant", "check"),
+            registry=self.registry,
+        )
+
+    def observe_model(self, model: object) -> dict[str, Any]:
+        """Set ``mindscreen_model_variant`` for the model served; return its description."""
+        described = describe_variant(model)
+        for variant in VARIANTS:
+            for check in CHECKS:
+                on = (variant, check) == (described["variant"], described["check"])
+                self.model_variant.labels(variant=variant, check=check).set(1.0 if on else 0.0)
+        return described
 
     def observe_request(self, path: str, status: int, seconds: float) -> None:
         route = path if path in ROUTES else "other"

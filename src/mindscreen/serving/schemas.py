@@ -41,6 +41,19 @@ class ClassifyResponse(BaseModel):
     results: list[TextResult]
 
 
+class ModelVariant(BaseModel):
+    """What stage 2 runs: an ONNX export's fp32 or int8 model, and its recorded torch-vs-ONNX check."""
+
+    variant: Literal["native", "onnx_fp32", "onnx_int8"] = Field(
+        description="'native': a run, ensemble or linear model; 'onnx_*': an export's model."
+    )
+    check: Literal["passed", "failed", "unchecked", "none"] = Field(
+        description="The export check of that model; 'failed' or 'unchecked' int8 runs only by opt-in."
+    )
+    max_abs_diff: float | None = Field(None, description="Largest probability difference to torch.")
+    tolerance: float | None = None
+
+
 class ModelInfo(BaseModel):
     name: str
     version: str
@@ -57,6 +70,7 @@ class ModelInfo(BaseModel):
     risk_levels: list[str]
     risk_bands: dict[str, float]
     limits: dict[str, float]
+    model_variant: ModelVariant
     report: dict[str, object]
 
 
