@@ -7,7 +7,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from mindscreen import __version__
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, help="Labelled CSV, TSV, JSONL or Parquet file.")
     evaluate.add_argument("--text-column", help="Text column (default: the one the run was trained with).")
     evaluate.add_argument("--label-column", help="Label column (default: the run's).")
-    evaluate.add_argument("--output", help="Also write the metrics as JSON here.")
+    evaluate.add_argument("--output", help="Also write the metrics as JSON here (folders are created).")
+    _int8_arg(evaluate)
 
     predict = sub.add_parser("predict", help="Label texts: one given inline, or a whole file.")
     predict.add_argument("run", help="Run, ensemble or pipeline directory.")
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", help="CSV, TSV, JSONL or Parquet file of texts.")
     predict.add_argument("--output", help="Where to write the input plus labels and probabilities.")
     predict.add_argument("--text-column", help="Text column of --input (default: the run's).")
+    _int8_arg(predict)
 
     ensemble = sub.add_parser(
         "ensemble", help="Combine runs (and a TF-IDF model) with weights fitted on dev."
@@ -96,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-concurrency", type=int, default=4, help="Requests at once (429 past it).")
     serve.add_argument("--audit-log", metavar="FILE", help="Append hashed-id audit lines (JSONL) here.")
     serve.add_argument("--audit-salt-env", metavar="NAME", help="Audit id HMAC key, from env NAME.")
+    _int8_arg(serve)
 
     export = sub.add_parser("export", help="Export a run to ONNX (fp32, optionally int8) and check it.")
     export.add_argument("run", help="Run directory written by train.")
@@ -105,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The flags evaluate and predict take: what their "column not found" messages tell users to pass.
+CLI_HINTS = {"text_column": "--text-column", "label_column": "--label-column"}
+
+
 def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", help="YAML config (default: the shipped quickstart).")
     parser.add_argument(
@@ -112,31 +120,60 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _int8_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-failed-int8",
+        action="store_true",
+        help="For an ONNX export: run its int8 model even if its recorded check against torch failed "
+        "or never ran (default: fp32 then, with a warning).",
+    )
+
+
+@contextmanager
+def _logging(quiet: bool) -> Iterator[None]:
+    """mindscreen's own log lines on stderr, for the duration of a command.
+
+    Only the ``mindscreen`` logger is configured (its own handler, not propagated): the root logger is
+    left alone, so third-party INFO lines (ONNX Runtime logs one per quantised tensor) stay hidden while
+    their warnings still reach stderr. The previous state is restored afterwards.
+    """
+    logger = logging.getLogger("mindscreen")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    saved = (logger.level, logger.propagate)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from mindscreen.config import ConfigError
     from mindscreen.extras import MissingExtraError
 
     errors = (ConfigError, MissingExtraError, ValueError, FileNotFoundError, FileExistsError, OSError)
-    try:
-        return COMMANDS[args.command](args)
-    except errors as err:
-        print(f"mindscreen {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    with _logging(args.quiet):
+        try:
+            return COMMANDS[args.command](args)
+        except errors as err:
+            print(f"mindscreen {args.command}: error: {err}", file=sys.stderr)
+            return 2
 
 
 def _train(args: argparse.Namespace) -> int:
     from mindscreen.config import load_config
+
+    config = load_config(args.config, args.overrides)  # a config error answers before torch is imported
     from mindscreen.metrics import format_metrics
     from mindscreen.training import train
 
-    config = load_config(args.config, args.overrides)
     result = train(config, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     if not result.metrics:  # a rank other than 0 under torchrun: rank 0 reports
         return 0
@@ -165,12 +202,16 @@ def _evaluate(args: argparse.Namespace) -> int:
         args.run,
         args.data,
         progress=not args.quiet,
+        allow_failed_int8=args.allow_failed_int8,
+        hints=CLI_HINTS,
         text_column=args.text_column,
         label_column=args.label_column,
     )
     print(format_metrics(metrics, list(metrics["per_class"])))
     if args.output:
-        Path(args.output).write_text(json.dumps(metrics, indent=2) + "\n")
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(metrics, indent=2) + "\n")
     return 0
 
 
@@ -184,21 +225,32 @@ def _predict(args: argparse.Namespace) -> int:
     if is_pipeline_dir(args.run):
         from mindscreen.pipeline import load_pipeline, predict_table
 
+        pipeline = load_pipeline(args.run, args.allow_failed_int8)
         if args.input is None:
-            print(json.dumps(load_pipeline(args.run).classify([args.text])[0].to_dict(), indent=2))
+            print(json.dumps(pipeline.classify([args.text])[0].to_dict(), indent=2))
             return 0
-        rows = predict_table(args.run, args.input, args.output, args.text_column or "text", not args.quiet)
+        rows = predict_table(
+            pipeline, args.input, args.output, args.text_column or "text", not args.quiet, CLI_HINTS
+        )
         print(f"wrote {rows} predictions to {args.output}")
         return 0
     if args.input is not None:
         from mindscreen.evaluation import predict_file
 
-        rows = predict_file(args.run, args.input, args.output, args.text_column, not args.quiet)
+        rows = predict_file(
+            args.run,
+            args.input,
+            args.output,
+            args.text_column,
+            not args.quiet,
+            args.allow_failed_int8,
+            CLI_HINTS,
+        )
         print(f"wrote {rows} predictions to {args.output}")
         return 0
     from mindscreen.predictor import load_predictor
 
-    predictor = load_predictor(args.run)
+    predictor = load_predictor(args.run, args.allow_failed_int8)
     probs = predictor.predict_proba([args.text])
     labels = predictor.decide(probs)[0]
     print(
@@ -308,6 +360,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_concurrency=args.max_concurrency,
         audit_log=args.audit_log,
         audit_salt=_secret(args.audit_salt_env),
+        allow_failed_int8=args.allow_failed_int8,
     )
     return 0
 

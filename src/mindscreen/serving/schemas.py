@@ -76,7 +76,7 @@ class ModelInfo(BaseModel):
 
 class Status(BaseModel):
     status: str
-    version: str | None = None
+    version: str | None = Field(None, description="/healthz: mindscreen's version; /readyz: the model's.")
 
 
 class ErrorBody(BaseModel):
