@@ -81,7 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--n-trials", type=int, help="Trials in the whole study (overrides the space file).")
     tune.add_argument("--timeout", type=float, help="Seconds this process keeps starting trials.")
     tune.add_argument("--pruner", choices=["median", "hyperband", "none"], help="Overrides the space file.")
-    tune.add_argument("--output", help="Study folder (default: <output_dir>-tune).")
+    tune.add_argument(
+        "--output",
+        help="Study folder (default: <output_dir>-tune, or <output_dir>-tune-<study> for --study).",
+    )
+    tune.add_argument(
+        "--overwrite", action="store_true", help="Replace the outputs of another study in the folder."
+    )
 
     pipeline = sub.add_parser("pipeline", help="Fit a multistage triage pipeline from a YAML spec.")
     pipeline.add_argument("spec", help="Pipeline spec (see examples/pipeline.yaml).")
@@ -303,6 +309,7 @@ def _tune(args: argparse.Namespace) -> int:
         pruner=args.pruner,
         output_dir=args.output,
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     print(result.summary())
     return 0 if result.best_config is not None else 1
