@@ -62,7 +62,8 @@ def choose_variant(
         return "int8"
     why = _why(meta, status)
     if allow_failed_int8:
-        logger.warning("%s: running the int8 model although it %s (opted in)", directory.name, why)
+        if int8 is None:  # int8=True as well is a deliberate request (check_export, benchmarks): no warning
+            logger.warning("%s: running the int8 model although it %s (opted in)", directory.name, why)
         return "int8"
     if int8:
         raise ValueError(
