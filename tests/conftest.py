@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -132,3 +135,28 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_bert_dir: Path) -
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     train(tiny_config(run_dir, tiny_bert_dir), progress=False)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def cli_export(tmp_path_factory: pytest.TempPathFactory, trained_run: Path) -> tuple[Path, str]:
+    """``mindscreen export RUN --int8`` of the tiny run, in its own process as users run it: the export
+    directory (checked: export.json holds the check) and what the command wrote to stderr. Read-only."""
+    folder = tmp_path_factory.mktemp("export") / "tiny-onnx"
+    command = [sys.executable, "-m", "mindscreen.cli", "export", str(trained_run), "--output", str(folder)]
+    done = subprocess.run([*command, "--int8"], capture_output=True, text=True, env={**os.environ})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return folder, done.stderr
+
+
+@pytest.fixture(scope="session")
+def failed_int8_export(
+    tmp_path_factory: pytest.TempPathFactory, trained_run: Path, cli_export: tuple[Path, str]
+) -> Path:
+    """A copy of the tiny export whose export.json records a failed int8 check: the real check, run
+    against a tolerance no int8 model meets. Read-only."""
+    from mindscreen.export import check_export
+
+    folder = Path(shutil.copytree(cli_export[0], tmp_path_factory.mktemp("failed") / "tiny-onnx"))
+    check = check_export(trained_run, folder, demo_texts()[:20], tolerance={"int8": 1e-9})
+    assert check["fp32"]["passed"] and not check["int8"]["passed"]
+    return folder

@@ -25,7 +25,9 @@ def loopback_socket() -> socket.socket:
 
 
 @contextmanager
-def live_server(settings: ServeSettings, load: Callable[[], Pipeline], **options: Any) -> Iterator[str]:
+def live_server(
+    settings: ServeSettings, load: Callable[[], Pipeline] | None, **options: Any
+) -> Iterator[str]:
     """The service as ``serve`` runs it, in a thread on a free loopback port; yields the base URL once
     /readyz answers 200. ``options`` go to uvicorn (``log_config=None`` lets caplog see uvicorn's logs)."""
     sock = loopback_socket()

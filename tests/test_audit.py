@@ -280,7 +280,7 @@ def test_a_missing_text_column_names_file_column_and_fix_without_quoting_text(
     pd.DataFrame({"body": [SECRET, "other"], "label": ["a", "b"]}).to_csv(tmp_path / "posts.csv", index=False)
     assert main(["audit", str(tmp_path / "posts.csv"), "--output", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "column 'text' not found" in err and "posts.csv" in err and "--text-column=body" in err
+    assert "column 'text' not found" in err and "posts.csv" in err and "--text-column body" in err
     assert "sentinel" not in err
     assert main(["audit", str(tmp_path / "posts.csv"), "--text-column", "body", "--label-column", "tag"]) == 2
     err = capsys.readouterr().err

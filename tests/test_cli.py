@@ -1,4 +1,7 @@
 import json
+import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +44,10 @@ def test_train_end_to_end_prints_metrics_and_the_run_directory(
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["train"]["seed"] == 3
 
 
-def test_evaluate_prints_metrics_and_writes_json(
+def test_evaluate_prints_metrics_and_writes_json_into_a_new_folder(
     trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out_file = tmp_path / "metrics.json"
+    out_file = tmp_path / "not" / "yet" / "metrics.json"  # folders are created, as predict does
     test_file = resolve_data_dir("demo") / "test.jsonl"
     assert (
         main(["-q", "evaluate", str(trained_run), "--data", str(test_file), "--output", str(out_file)]) == 0
@@ -101,7 +104,7 @@ def test_predict_file_works_through_chunks_with_a_progress_bar_and_equals_one_ca
 
 
 def test_predict_and_evaluate_cut_overlong_texts_and_say_how_many(
-    trained_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from mindscreen.data import MAX_CHARS
 
@@ -116,10 +119,12 @@ def test_predict_and_evaluate_cut_overlong_texts_and_say_how_many(
     assert main(["-q", "predict", str(trained_run), "--input", str(source), "--output", str(target)]) == 0
     assert main(["-q", "evaluate", str(trained_run), "--data", str(labelled), "--max-chars", "5"]) == 0
 
-    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    # -q keeps warnings: the mindscreen logger writes them to stderr.
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if line.startswith("WARNING")]
     assert any("1 of 2 texts are longer than 5000 characters" in w and "row 2 " in w for w in warnings)
     assert any("2 of 2 texts are longer than 5 characters" in w for w in warnings)
-    assert len(pd.read_csv(target)) == 2 and "worries" not in caplog.text
+    assert len(pd.read_csv(target)) == 2 and "worries" not in err
     assert build_parser().parse_args(["predict", "RUN", "x"]).max_chars == MAX_CHARS
 
 
@@ -154,3 +159,61 @@ def test_report_writes_html_and_prints_the_checklist(
     assert code in (0, 1)  # 1: a criterion failed, which a tiny model may well do
     assert page.read_text().startswith("<!DOCTYPE html>") or "<html" in page.read_text()
     assert "report written to" in capsys.readouterr().out
+
+
+def test_a_config_error_in_train_is_reported_before_torch_is_imported() -> None:
+    code = (
+        "import sys\n"
+        "from mindscreen.cli import main\n"
+        "code = main(['train', 'model.poolin=cls'])\n"
+        "print(code, 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["2", "False"] and "model.poolin" in done.stderr
+
+
+def test_cli_prints_mindscreen_info_lines_but_no_third_party_info(cli_export: tuple[Path, str]) -> None:
+    stderr = cli_export[1]  # `mindscreen export RUN --int8` in its own process
+    assert "INFO mindscreen.export.check: checking the export against the run" in stderr
+    # ONNX Runtime logs one INFO line per quantised tensor on the root logger
+    assert "Quantization parameters" not in stderr and "INFO root" not in stderr
+
+
+def test_main_leaves_the_root_logger_and_log_propagation_as_they_were(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root, ours = logging.getLogger(), logging.getLogger("mindscreen")
+    before = (root.level, list(root.handlers), ours.level, ours.propagate, list(ours.handlers))
+    assert main(["config"]) == 0
+    assert (root.level, list(root.handlers), ours.level, ours.propagate, list(ours.handlers)) == before
+
+
+def test_evaluate_and_predict_suggest_the_text_column_with_their_own_flag(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "posts.csv"
+    pd.DataFrame(
+        {
+            "post_id": ["t3_a81kq9", "t3_b72mz1"],
+            "post_body": ["a calm day at home", "exams soon"],
+            "labels": ["neutral", "stress"],
+        }
+    ).to_csv(source, index=False)
+
+    assert main(["-q", "evaluate", str(trained_run), "--data", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "Pass --text-column post_body" in err and "data.text_column" not in err
+    assert (
+        main(["-q", "predict", str(trained_run), "--input", str(source), "--output", str(tmp_path / "o.csv")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "Pass --text-column post_body" in err and "text_column=" not in err
+    assert "calm day" not in err  # never a value of the file
+
+    renamed = tmp_path / "tagged.csv"
+    pd.read_csv(source).rename(columns={"labels": "tag"}).to_csv(renamed, index=False)
+    assert (
+        main(["-q", "evaluate", str(trained_run), "--data", str(renamed), "--text-column", "post_body"]) == 2
+    )
+    assert "Pass --label-column" in capsys.readouterr().err

@@ -179,6 +179,36 @@ def test_missing_text_column_lists_the_columns_and_suggests_the_setting(tmp_path
     assert "columns are: 'body', 'tag'. Set data.text_column=body" in message
 
 
+def test_missing_text_column_suggests_the_column_that_looks_like_text_not_the_first(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "post_id": ["t3_a81kq9", "t3_b72mz1"],
+            "post_body": [SECRET, "exams next week and i cannot sleep"],
+            "label": ["stress", "neutral"],
+        }
+    )
+    message = error_of(train=str(write_frame(tmp_path / "train.csv", frame)))
+    assert "Set data.text_column=post_body" in message and "post_id" in message  # listed, not suggested
+    assert "data.text_column=post_id" not in message and SECRET not in message and "t3_a8" not in message
+
+
+def test_missing_text_column_suggests_no_column_when_none_holds_strings(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"post_id": [1, 2], "score": [0.5, 0.7], "label": [0, 1]})
+    message = error_of(train=str(write_frame(tmp_path / "train.parquet", frame)))
+    assert "Set data.text_column=NAME (the column holding the texts)" in message
+
+
+def test_missing_column_messages_name_the_setting_the_caller_gives(tmp_path: Path) -> None:
+    path = write_frame(tmp_path / "t.csv", pd.DataFrame({"body": ["a calm day"], "tag": ["a"]}))
+    flags = {"text_column": "--text-column", "label_column": "--label-column"}
+    with pytest.raises(DataError, match="Pass --text-column body$"):
+        load_labelled_file(path, DataConfig(), ["a"], False, flags)
+    with pytest.raises(DataError, match="Pass --label-column tag "):
+        load_labelled_file(path, DataConfig(text_column="body"), ["a"], False, flags)
+    with pytest.raises(DataError, match="Pass --text-column body$"):
+        read_texts(path, setting="--text-column")
+
+
 def test_file_without_header_does_not_echo_its_first_text(tmp_path: Path) -> None:
     (tmp_path / "train.csv").write_text(f"{SECRET} and a few more words,a\nother text,b\n")
     message = error_of(train=str(tmp_path / "train.csv"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from mindscreen.data import resolve_data_dir
-from mindscreen.export import TOLERANCE, OnnxPredictor, export_onnx, export_run
+from mindscreen.export import TOLERANCE, OnnxPredictor, export_onnx
 from mindscreen.pipeline import load_pipeline
 
 
@@ -22,10 +23,9 @@ def dev_texts() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def export_and_check(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    folder, check = export_run(trained_run, tmp_path_factory.mktemp("export") / "tiny-onnx", int8=True)
-    assert check is not None
-    return folder, check
+def export_and_check(cli_export: tuple[Path, str]) -> tuple[Path, dict]:
+    folder = cli_export[0]  # `mindscreen export RUN --int8`, which calls export_run
+    return folder, json.loads((folder / "export.json").read_text())["check"]
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +202,77 @@ def test_serving_an_export_as_a_pipeline_imports_neither_torch_nor_transformers(
         f"from mindscreen.pipeline import load_pipeline; load_pipeline({str(exported)!r}).classify(['hello'])"
     )
     assert heavy_imports_after(code) == ""
+
+
+# --- which variant runs: int8 only when its recorded check passed --------------------------------
+
+
+def test_an_int8_model_that_failed_its_check_runs_only_when_allowed(
+    failed_int8_export: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mindscreen.predictors import load_predictor
+
+    with caplog.at_level(logging.WARNING, logger="mindscreen.export"):
+        default = OnnxPredictor.from_dir(failed_int8_export)
+    assert default.variant == "fp32" and default.export_check["passed"]
+    assert "running fp32, not int8" in caplog.text and "failed its check" in caplog.text
+    assert load_predictor(failed_int8_export).variant == "fp32"  # type: ignore[attr-defined]
+    assert load_pipeline(failed_int8_export).model.variant == "fp32"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="allow_failed_int8=True"):
+        OnnxPredictor.from_dir(failed_int8_export, int8=True)
+
+    allowed = OnnxPredictor.from_dir(failed_int8_export, allow_failed_int8=True)
+    assert allowed.variant == "int8" and allowed.export_check["passed"] is False
+    assert load_predictor(failed_int8_export, allow_failed_int8=True).variant == "int8"  # type: ignore[attr-defined]
+    assert load_pipeline(failed_int8_export, allow_failed_int8=True).model.variant == "int8"  # type: ignore[attr-defined]
+
+
+def test_an_int8_model_never_checked_is_not_run_by_default(exported: Path, tmp_path: Path) -> None:
+    unchecked = Path(shutil.copytree(exported, tmp_path / "unchecked"))
+    meta = json.loads((unchecked / "export.json").read_text())
+    (unchecked / "export.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "check"}))
+
+    assert OnnxPredictor.from_dir(unchecked).variant == "fp32"
+    assert OnnxPredictor.from_dir(unchecked, allow_failed_int8=True).variant == "int8"
+    assert OnnxPredictor.from_dir(exported).variant == "int8"  # its check passed
+
+
+def test_cli_predict_and_evaluate_run_fp32_for_a_failed_int8_unless_allow_failed_int8(
+    failed_int8_export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mindscreen.cli import main
+
+    text = "exams next week and i cannot sleep"
+    fp32 = OnnxPredictor.from_dir(failed_int8_export, int8=False).predict_proba([text])[0]
+    int8 = OnnxPredictor.from_dir(failed_int8_export, allow_failed_int8=True).predict_proba([text])[0]
+    assert not np.allclose(fp32, int8, atol=1e-6)  # the two are told apart below
+    for flags, expected in (([], fp32), (["--allow-failed-int8"], int8)):
+        assert main(["-q", "predict", str(failed_int8_export), text, *flags]) == 0
+        probs = list(json.loads(capsys.readouterr().out)["probabilities"].values())
+        np.testing.assert_allclose(probs, expected, atol=1e-4 / 2)
+
+    from mindscreen.data import load_labelled_file
+    from mindscreen.evaluation import run_data_config
+    from mindscreen.metrics import compute_metrics
+
+    data = resolve_data_dir("demo") / "test.jsonl"
+    model = OnnxPredictor.from_dir(failed_int8_export, int8=False)
+    split = load_labelled_file(data, run_data_config(failed_int8_export), model.labels, model.multi_label)
+    seen = []
+    for flags, int8_on in (([], False), (["--allow-failed-int8"], True)):
+        out = tmp_path / f"metrics-{int8_on}.json"
+        args = ["-q", "evaluate", str(failed_int8_export), "--data", str(data), "--output", str(out)]
+        assert main([*args, *flags]) == 0
+        variant = OnnxPredictor.from_dir(failed_int8_export, allow_failed_int8=int8_on)
+        expected = compute_metrics(
+            split.labels,
+            variant.predict_proba(split.texts),
+            model.labels,
+            model.multi_label,
+            model.thresholds,
+        )
+        got = json.loads(out.read_text())
+        for label in model.labels:
+            assert got["per_class"][label]["pr_auc"] == pytest.approx(expected["per_class"][label]["pr_auc"])
+        seen.append([expected["per_class"][label]["pr_auc"] for label in model.labels])
+    assert seen[0] != seen[1]  # fp32 and int8 are told apart

@@ -58,3 +58,20 @@ def test_max_length_is_capped_by_the_tokenizer(tiny_bert_dir: Path) -> None:
 def test_missing_encoder_says_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="local folder"):
         build_model(ModelConfig(encoder=str(tmp_path / "nowhere")), LABELS, False)
+
+
+def test_saving_and_loading_show_no_transformers_progress_bars_and_restore_the_setting(
+    tiny_bert_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()  # as in a user's process (the test session turns them off)
+    try:
+        model, tokenizer = build_model(ModelConfig(encoder=str(tiny_bert_dir)), ["a", "b"], False)
+        save_model(model, tokenizer, tmp_path / "model")
+        load_model(tmp_path / "model")
+        assert hf_logging.is_progress_bar_enabled()
+    finally:
+        hf_logging.disable_progress_bar()
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "Writing model shards" not in err

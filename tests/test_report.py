@@ -52,12 +52,29 @@ def test_each_criterion_fails_on_its_own() -> None:
         ([0.9, 0.7, 0.6, 0.5, 0.45], False),  # still falling fast
         ([0.40, 0.41, 0.43, 0.44, 0.45], False),  # each step small, but climbing away from the best
         ([0.5, 0.49], False),  # too few evaluations to tell
+        ([0.45, 0.12, 0.0585, 0.0549, 0.0560], True),  # flat at low loss: 6.6% apart, 0.004 in loss
+        ([0.30, 0.12, 0.08, 0.05, 0.03], False),  # low loss, still falling by more than the floor
+        ([0.30, 0.03, 0.05, 0.06, 0.07], False),  # low loss, climbing away from the best
     ],
 )
 def test_validation_loss_is_stabilised_only_when_flat_near_its_lowest(
     losses: list[float], stabilised: bool
 ) -> None:
     assert _verdicts(_metrics(0.9, [0.8]), _log(losses))["validation loss stabilised"] is stabilised
+
+
+def test_the_stabilisation_value_printed_is_the_one_compared_with_the_target() -> None:
+    for losses in ([0.45, 0.12, 0.0585, 0.0549, 0.0560], [0.9, 0.5, 0.41, 0.40, 0.405], [0.3, 0.2, 0.1]):
+        checklist = evaluate_checklist(_metrics(0.9, [0.8]), _log(losses), Criteria())
+        (item,) = [i for i in checklist.items if i.name == "validation loss stabilised"]
+        allowed = max(0.05 * min(losses), 0.01)
+        assert item.value == pytest.approx(max(losses[-3:]) - min(losses))
+        assert item.passed is (item.value <= allowed) and f"at most {allowed:.4f} above best" in item.target
+    assert "[PASS] validation loss stabilised 0.004 (last 3 evals at most 0.0100 above best 0.0549)" in (
+        evaluate_checklist(
+            _metrics(0.9, [0.8]), _log([0.45, 0.12, 0.0585, 0.0549, 0.0560]), Criteria()
+        ).format()
+    )
 
 
 def test_class_names_below_the_bar_are_listed_and_null_criteria_are_skipped() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -149,9 +150,13 @@ def test_audit_log_holds_hashed_ids_and_decisions_but_never_the_text(
 
 
 def test_model_info_metrics_health_and_openapi_are_served(client: httpx.Client) -> None:
+    from mindscreen import __version__
+
     info = client.get("/v1/model").json()
     assert info["labels"][0] == "neutral" and set(info["thresholds"]) == set(info["labels"])
     assert info["limits"]["max_texts"] == 8
+    assert info["model_variant"]["variant"] == "native" and info["model_variant"]["check"] == "none"
+    assert client.get("/healthz").json() == {"status": "ok", "version": __version__}
     assert client.get("/readyz").json()["status"] == "ready"
     client.post("/v1/classify", json={"text": "fine"})
     metrics = client.get("/metrics").text
@@ -398,3 +403,28 @@ def test_the_waiting_room_hands_freed_slots_on_in_order_and_never_loses_one() ->
 
     assert sorted(events) == ["b:admitted", "c:admitted", "d:refused"]
     assert events.index("b:admitted") < events.index("c:admitted") and free == 1
+
+
+def variant_series(metrics: str) -> dict[tuple[str, str], float]:
+    """``mindscreen_model_variant`` samples by (variant, check)."""
+    found = {}
+    for line in metrics.splitlines():
+        match = re.fullmatch(r"mindscreen_model_variant\{(.*)\} (\S+)", line)
+        if match:
+            labels = dict(re.findall(r'(\w+)="(\w+)"', match[1]))
+            found[(labels["variant"], labels["check"])] = float(match[2])
+    return found
+
+
+def test_a_failed_int8_export_is_served_as_fp32_unless_opted_in_and_then_reported(
+    failed_int8_export: Path,
+) -> None:
+    for allow, variant, check in ((False, "onnx_fp32", "passed"), (True, "onnx_int8", "failed")):
+        settings = ServeSettings(model_path=str(failed_int8_export), allow_failed_int8=allow)
+        with live_server(settings, None) as base:
+            info = httpx.get(f"{base}/v1/model", timeout=30).json()["model_variant"]
+            series = variant_series(httpx.get(f"{base}/metrics", timeout=30).text)
+        assert (info["variant"], info["check"]) == (variant, check)
+        if allow:
+            assert info["max_abs_diff"] > info["tolerance"] == 1e-9
+        assert len(series) == 12 and [key for key, on in series.items() if on == 1.0] == [(variant, check)]

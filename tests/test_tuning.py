@@ -251,6 +251,53 @@ def test_a_diverging_trial_is_recorded_as_failed_and_the_study_goes_on(
     assert sum(result.trials.values()) == 2 and result.trials["fail"] >= 1
 
 
+# --- one folder per study ---------------------------------------------------------------------------
+
+
+def test_a_resumed_study_continues_in_its_folder_and_names_its_metric(
+    base: RunConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space = write_yaml(tmp_path / "space.yaml", SPACE)
+    storage = str(tmp_path / "study.db")
+    first = tune(base, space, storage=storage, n_trials=1, progress=False)
+    monkeypatch.chdir(tmp_path)  # the same storage, named from elsewhere
+    second = tune(base, space, storage="study.db", n_trials=2, progress=False)
+
+    assert first.study_dir == second.study_dir == Path(f"{base.output_dir}-tune")
+    assert second.trials == {"complete": 2} and second.ran["complete"] == 1
+    assert sorted(p.name for p in (second.study_dir / "trials").iterdir()) == ["0000", "0001"]
+    study = optuna.load_study(study_name=base.name, storage=f"sqlite:///{storage}")
+    assert study.metric_names == ["dev_macro_f1"]
+
+
+def test_two_studies_of_one_config_never_share_a_folder(base: RunConfig, tmp_path: Path) -> None:
+    from mindscreen.tuning.folder import StudyFolderError
+
+    space = write_yaml(tmp_path / "space.yaml", SPACE)
+    first = tune(base, space, n_trials=1, progress=False)  # in memory
+    summary = (first.study_dir / "summary.json").read_text()
+
+    with pytest.raises(StudyFolderError, match="a study in memory cannot be resumed"):
+        tune(base, space, n_trials=1, progress=False)
+    with pytest.raises(StudyFolderError, match=r"holds the outputs of study .*--study NAME or --output DIR"):
+        tune(base, space, storage=str(tmp_path / "other.db"), n_trials=1, progress=False)
+    assert (first.study_dir / "summary.json").read_text() == summary  # untouched
+
+    named = tune(
+        base, space, storage=str(tmp_path / "other.db"), study_name="lr search", n_trials=1, progress=False
+    )
+    assert named.study_dir == Path(f"{base.output_dir}-tune-lr-search")
+    assert json.loads((named.study_dir / "summary.json").read_text())["study"] == "lr search"
+    assert (first.study_dir / "summary.json").read_text() == summary
+
+    replaced = tune(
+        base, space, storage=str(tmp_path / "other.db"), n_trials=1, progress=False, overwrite=True
+    )
+    assert replaced.study_dir == first.study_dir
+    assert json.loads((replaced.study_dir / "study.json").read_text())["storage"].endswith("other.db")
+    assert [p.name for p in (replaced.study_dir / "trials").iterdir()] == ["0000"]
+
+
 # --- resuming and sharing a study ---------------------------------------------------------------------
 
 

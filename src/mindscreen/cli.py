@@ -7,7 +7,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from mindscreen import __version__
@@ -40,8 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, help="Labelled CSV, TSV, JSONL or Parquet file.")
     evaluate.add_argument("--text-column", help="Text column (default: the one the run was trained with).")
     evaluate.add_argument("--label-column", help="Label column (default: the run's).")
-    evaluate.add_argument("--output", help="Also write the metrics as JSON here.")
+    evaluate.add_argument("--output", help="Also write the metrics as JSON here (folders are created).")
     evaluate.add_argument("--max-chars", type=int, default=MAX_CHARS, help=MAX_CHARS_HELP)
+    _int8_arg(evaluate)
 
     predict = sub.add_parser("predict", help="Label texts: one given inline, or a whole file.")
     predict.add_argument("run", help="Run, ensemble or pipeline directory.")
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", help="Where to write the input plus labels and probabilities.")
     predict.add_argument("--text-column", help="Text column of --input (default: the run's).")
     predict.add_argument("--max-chars", type=int, default=MAX_CHARS, help=MAX_CHARS_HELP)
+    _int8_arg(predict)
 
     ensemble = sub.add_parser(
         "ensemble", help="Combine runs (and a TF-IDF model) with weights fitted on dev."
@@ -84,7 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--n-trials", type=int, help="Trials in the whole study (overrides the space file).")
     tune.add_argument("--timeout", type=float, help="Seconds this process keeps starting trials.")
     tune.add_argument("--pruner", choices=["median", "hyperband", "none"], help="Overrides the space file.")
-    tune.add_argument("--output", help="Study folder (default: <output_dir>-tune).")
+    tune.add_argument(
+        "--output",
+        help="Study folder (default: <output_dir>-tune, or <output_dir>-tune-<study> for --study).",
+    )
+    tune.add_argument(
+        "--overwrite", action="store_true", help="Replace the outputs of another study in the folder."
+    )
 
     pipeline = sub.add_parser("pipeline", help="Fit a multistage triage pipeline from a YAML spec.")
     pipeline.add_argument("spec", help="Pipeline spec (see examples/pipeline.yaml).")
@@ -104,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--audit-log", metavar="FILE", help="Append hashed-id audit lines (JSONL) here.")
     serve.add_argument("--audit-salt-env", metavar="NAME", help="Audit id HMAC key, from env NAME.")
+    _int8_arg(serve)
     serve.add_argument(
         "--metrics",
         choices=["key", "public", "off"],
@@ -145,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The flags evaluate and predict take: what their "column not found" messages tell users to pass.
+CLI_HINTS = {"text_column": "--text-column", "label_column": "--label-column"}
+
+
 def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c",
@@ -170,31 +184,60 @@ def _counts(value: str) -> tuple[int, ...]:
         ) from None
 
 
+def _int8_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-failed-int8",
+        action="store_true",
+        help="For an ONNX export: run its int8 model even if its recorded check against torch failed "
+        "or never ran (default: fp32 then, with a warning).",
+    )
+
+
+@contextmanager
+def _logging(quiet: bool) -> Iterator[None]:
+    """mindscreen's own log lines on stderr, for the duration of a command.
+
+    Only the ``mindscreen`` logger is configured (its own handler, not propagated): the root logger is
+    left alone, so third-party INFO lines (ONNX Runtime logs one per quantised tensor) stay hidden while
+    their warnings still reach stderr. The previous state is restored afterwards.
+    """
+    logger = logging.getLogger("mindscreen")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    saved = (logger.level, logger.propagate)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from mindscreen.config import ConfigError
     from mindscreen.extras import MissingExtraError
 
     errors = (ConfigError, MissingExtraError, ValueError, FileNotFoundError, FileExistsError, OSError)
-    try:
-        return COMMANDS[args.command](args)
-    except errors as err:
-        print(f"mindscreen {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    with _logging(args.quiet):
+        try:
+            return COMMANDS[args.command](args)
+        except errors as err:
+            print(f"mindscreen {args.command}: error: {err}", file=sys.stderr)
+            return 2
 
 
 def _train(args: argparse.Namespace) -> int:
     from mindscreen.config import load_config
+
+    config = load_config(args.config, args.overrides)  # a config error answers before torch is imported
     from mindscreen.metrics import format_metrics
     from mindscreen.training import train
 
-    config = load_config(args.config, args.overrides)
     result = train(config, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     if not result.metrics:  # a rank other than 0 under torchrun: rank 0 reports
         return 0
@@ -224,12 +267,16 @@ def _evaluate(args: argparse.Namespace) -> int:
         args.data,
         progress=not args.quiet,
         max_chars=args.max_chars,
+        allow_failed_int8=args.allow_failed_int8,
+        hints=CLI_HINTS,
         text_column=args.text_column,
         label_column=args.label_column,
     )
     print(format_metrics(metrics, list(metrics["per_class"])))
     if args.output:
-        Path(args.output).write_text(json.dumps(metrics, indent=2) + "\n")
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(metrics, indent=2) + "\n")
     return 0
 
 
@@ -239,17 +286,26 @@ def _predict(args: argparse.Namespace) -> int:
     if args.input is not None and args.output is None:
         raise ValueError("--input needs --output FILE (.csv, .tsv, .jsonl or .parquet)")
     from mindscreen.pipeline import load_pipeline, predict_table
+    from mindscreen.predictors import LoadOptions
 
+    options = LoadOptions(allow_failed_int8=args.allow_failed_int8)
     # Through the pipeline for every directory: the same answer `mindscreen serve` gives.
     if args.input is None:
         from mindscreen.data import cut_texts, warn_cut
 
         texts, cut = cut_texts([args.text], args.max_chars)
         warn_cut("the text", cut, 1, args.max_chars)
-        print(json.dumps(load_pipeline(args.run).classify(texts)[0].to_dict(), indent=2))
+        print(json.dumps(load_pipeline(args.run, options).classify(texts)[0].to_dict(), indent=2))
         return 0
     rows = predict_table(
-        args.run, args.input, args.output, args.text_column, not args.quiet, max_chars=args.max_chars
+        args.run,
+        args.input,
+        args.output,
+        args.text_column,
+        not args.quiet,
+        max_chars=args.max_chars,
+        hints=CLI_HINTS,
+        options=options,
     )
     print(f"wrote {rows} predictions to {args.output}")
     return 0
@@ -291,6 +347,7 @@ def _tune(args: argparse.Namespace) -> int:
         pruner=args.pruner,
         output_dir=args.output,
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     print(result.summary())
     return 0 if result.best_config is not None else 1
@@ -351,6 +408,7 @@ def _serve(args: argparse.Namespace) -> int:
         metrics=args.metrics,
         header_timeout_s=args.header_timeout,
         max_connections=args.max_connections,
+        allow_failed_int8=args.allow_failed_int8,
     )
     return 0
 

@@ -6,6 +6,8 @@ Shapes: ``B`` batch, ``T`` tokens, ``H`` encoder width, ``P`` pooled width, ``C`
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 from mindscreen.config import ModelConfig
 from mindscreen.contract import FIX, ContractError, check_tokenizer_size
@@ -24,6 +27,22 @@ ENCODER_DIR = "encoder"
 HEAD_FILE = "head.safetensors"
 MODEL_FILE = "model.json"
 EMBEDDED_ENCODER = "minilm"
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No transformers progress bars ("Loading weights", "Writing model shards") meanwhile.
+
+    The training loop saves a checkpoint at every evaluation; those bars would break up its own
+    progress bar (a separate tqdm, untouched). The previous setting is restored afterwards.
+    """
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 def resolve_encoder(name: str) -> str:
@@ -95,7 +114,8 @@ class Classifier(nn.Module):
 def load_encoder(source: str) -> PreTrainedModel:
     """An encoder from a local path or hub id, in float32 (training upcasts fp16 exports)."""
     try:
-        encoder: PreTrainedModel = AutoModel.from_pretrained(resolve_encoder(source), dtype=torch.float32)
+        with quiet_transformers():
+            encoder: PreTrainedModel = AutoModel.from_pretrained(resolve_encoder(source), dtype=torch.float32)
     except OSError as err:
         raise OSError(
             f"cannot load encoder {source!r}: {err}. Pass a local folder with config.json and "
@@ -138,8 +158,9 @@ def tokenizer_limit(tokenizer: PreTrainedTokenizerBase) -> int:
 def save_model(model: Classifier, tokenizer: Any, directory: Path) -> None:
     """Write encoder + tokenizer (``encoder/``), ``head.safetensors`` and ``model.json``."""
     directory.mkdir(parents=True, exist_ok=True)
-    model.encoder.save_pretrained(directory / ENCODER_DIR)
-    tokenizer.save_pretrained(directory / ENCODER_DIR)
+    with quiet_transformers():
+        model.encoder.save_pretrained(directory / ENCODER_DIR)
+        tokenizer.save_pretrained(directory / ENCODER_DIR)
     head = {k: v.detach().cpu().contiguous() for k, v in model.head_state().items()}
     save_file(head, str(directory / HEAD_FILE))
     (directory / MODEL_FILE).write_text(json.dumps(asdict(model.spec), indent=2) + "\n")
@@ -154,7 +175,8 @@ def load_model(directory: Path) -> tuple[Classifier, Any]:
     """
     directory = Path(directory)
     spec = read_head_spec(directory)
-    encoder = AutoModel.from_pretrained(directory / ENCODER_DIR, dtype=torch.float32)
+    with quiet_transformers():
+        encoder = AutoModel.from_pretrained(directory / ENCODER_DIR, dtype=torch.float32)
     model = Classifier(encoder, spec)
     missing, unexpected = model.load_state_dict(load_file(str(directory / HEAD_FILE)), strict=False)
     head_missing = [k for k in missing if not k.startswith("encoder.")]

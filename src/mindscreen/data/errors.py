@@ -102,6 +102,23 @@ def missing_header(column: str, source: str, names: Sequence[object], setting: s
     )
 
 
+def column_fix(setting: str, column: str | None) -> str:
+    """How to pick a column, in the caller's own terms: a flag or a config key / argument.
+
+    Args:
+        setting: what the user sets, e.g. ``--text-column`` (a flag), ``data.text_column`` (a config
+            key) or ``text_column`` (a keyword argument).
+        column: the column to suggest, or None to suggest none.
+
+    Returns:
+        ``Pass --text-column body`` or ``Set data.text_column=body``; without a column, the same
+        with ``NAME`` and what it should name.
+    """
+    value = column if column is not None else "NAME"
+    fix = f"Pass {setting} {value}" if setting.startswith("--") else f"Set {setting}={value}"
+    return fix if column is not None else f"{fix} (the column holding the texts)"
+
+
 def list_names(names: Sequence[object], limit: int = 20) -> str:
     """Join names for a message (``'a', 'b' and 3 more``), hiding any that look like texts."""
     shown = ", ".join(show_name(name) for name in names[:limit])

@@ -23,38 +23,48 @@ _LIST_TYPES = (list, tuple, np.ndarray)
 _FLAGS = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1}
 
 
-def resolve_label_column(frame: pd.DataFrame, cfg: DataConfig, source: str) -> str:
-    """The column holding the labels: ``cfg.label_column``, else ``labels`` if present, else ``label``."""
+def resolve_label_column(
+    frame: pd.DataFrame, cfg: DataConfig, source: str, setting: str = "data.label_column"
+) -> str:
+    """The column holding the labels: ``cfg.label_column``, else ``labels`` if present, else ``label``.
+
+    ``setting`` is how the caller's user picks it (``--label-column`` for a CLI flag), for messages.
+    """
     column = cfg.label_column or ("labels" if "labels" in frame.columns else "label")
     if column == cfg.text_column:
         raise DataError(
             f"the label column and the text column are both {column!r}; "
-            "set data.label_column to the column holding the labels"
+            f"set {setting} to the column holding the labels"
         )
     if column not in frame.columns:
         expected = repr(column) if cfg.label_column else "'labels' or 'label'"
         others = [str(name) for name in frame.columns if name != cfg.text_column]
-        guess = f"data.label_column={others[0]} or " if others and looks_like_name(others[0]) else ""
+        guess = others[0] if others and looks_like_name(others[0]) else None
         columns = list_names(list(frame.columns))
-        raise DataError(
-            f"no label column in {source}: expected {expected}; columns are: {columns}. "
-            f"Set {guess}data.label_columns=[...] (one 0/1 column per label)"
-        )
+        if setting.startswith("--"):
+            fix = f"Pass {setting} {guess or 'NAME'} (the column holding the labels)"
+        else:
+            named = f"{setting}={guess} or " if guess else ""
+            fix = f"Set {named}data.label_columns=[...] (one 0/1 column per label)"
+        raise DataError(f"no label column in {source}: expected {expected}; columns are: {columns}. {fix}")
     return column
 
 
-def read_label_lists(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[list[list[str]], bool]:
+def read_label_lists(
+    frame: pd.DataFrame, cfg: DataConfig, source: str, setting: str = "data.label_column"
+) -> tuple[list[list[str]], bool]:
     """Each row's label names, and whether the table is shaped as multi-label.
 
     The table is shaped as multi-label when ``cfg.label_columns`` or ``cfg.label_delimiter``
     is set or any row carries a list. An empty list is a row with no label (multi-label).
+    ``setting`` names how the user picks the label column, for messages.
 
     Raises:
         DataError: missing label column, rows without a label or with an unreadable one.
     """
     if cfg.label_columns:
         return _read_flag_columns(frame, cfg.label_columns, source), True
-    column = resolve_label_column(frame, cfg, source)
+    column = resolve_label_column(frame, cfg, source, setting)
     lists: list[list[str]] = []
     missing: list[int] = []
     carries_lists = cfg.label_delimiter is not None

@@ -16,12 +16,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mindscreen.data.errors import DataError, describe_rows, list_names, looks_like_name, missing_header
+from mindscreen.data.errors import (
+    DataError,
+    column_fix,
+    describe_rows,
+    list_names,
+    looks_like_name,
+    missing_header,
+)
 from mindscreen.data.texts import has_lone_surrogate
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 SUPPORTED = ", ".join(FORMATS)
-_LIKELY_TEXT_COLUMNS = ("text", "body", "content", "post", "selftext", "sentence", "message", "comment")
+_GUESS_ROWS = 1000  # rows looked at to guess which column holds the texts
 
 
 def table_format(path: Path) -> str:
@@ -153,20 +160,47 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
 def require_column(frame: pd.DataFrame, column: str, source: str, setting: str) -> None:
     """DataError unless ``column`` is in the table, listing the columns there are.
 
+    The message suggests the column that looks like text (:func:`guess_text_column`), in the
+    caller's terms (``setting``), and never quotes a value of the table.
+
     Args:
         frame: the table.
         column: the column needed.
         source: the file, for the message.
-        setting: how the user picks the column, e.g. ``data.text_column``.
+        setting: how the user picks the column: a flag (``--text-column``), a config key
+            (``data.text_column``) or a keyword argument (``text_column``).
     """
     if column in frame.columns:
         return
     columns = [str(name) for name in frame.columns]
     if (headerless := missing_header(column, source, columns, setting)) is not None:
         raise DataError(headerless)
-    guess = next((name for name in _LIKELY_TEXT_COLUMNS if name in columns), columns[0])
-    fix = f"Set {setting}={guess}" if looks_like_name(guess) else "Add a header row to the file"
+    guess = guess_text_column(frame)
+    fix = (
+        column_fix(setting, guess)
+        if guess is None or looks_like_name(guess)
+        else "Add a header row to the file"
+    )
     raise DataError(f"column {column!r} not found in {source}; columns are: {list_names(columns)}. {fix}")
+
+
+def guess_text_column(frame: pd.DataFrame) -> str | None:
+    """The column that looks like it holds the texts, or None when no column holds strings.
+
+    Among columns whose cells are mostly strings, the one with the longest average string, judged on
+    the first 1000 rows; columns of several-word strings come first (ids, labels and flags are single
+    tokens, however long). No value is ever shown.
+    """
+    best, best_key = None, (False, 0.0)
+    for name in frame.columns:
+        cells = frame[name].iloc[:_GUESS_ROWS]
+        strings = cells[cells.map(lambda cell: isinstance(cell, str))].astype(str)
+        if len(strings) == 0 or len(strings) < len(cells) / 2:
+            continue
+        key = (bool(strings.str.strip().str.contains(r"\s").mean() >= 0.5), float(strings.str.len().mean()))
+        if best is None or key > best_key:
+            best, best_key = str(name), key
+    return best
 
 
 def extract_texts(frame: pd.DataFrame, column: str, source: str, setting: str) -> list[str]:
@@ -200,12 +234,16 @@ def _kind(value: Any) -> str:
     return "nothing (null, missing key or blank line)" if missing else f"a {type(value).__name__}"
 
 
-def read_texts(path: str | Path, text_column: str = "text") -> tuple[pd.DataFrame, list[str]]:
+def read_texts(
+    path: str | Path, text_column: str = "text", setting: str = "text_column"
+) -> tuple[pd.DataFrame, list[str]]:
     """Read a table to predict on: the whole table (for writing back) and its texts.
 
     Args:
         path: a table file in any supported format; no label column is needed.
         text_column: the column holding the texts.
+        setting: how the caller's user names that column (``--text-column`` for a CLI flag),
+            suggested when the column is missing.
 
     Returns:
         ``(frame, texts)`` with ``texts[i]`` the text of ``frame.iloc[i]``.
@@ -214,4 +252,4 @@ def read_texts(path: str | Path, text_column: str = "text") -> tuple[pd.DataFram
         DataError: unreadable file, missing text column or rows without text.
     """
     frame = read_table(path)
-    return frame, extract_texts(frame, text_column, str(path), "text_column")
+    return frame, extract_texts(frame, text_column, str(path), setting)

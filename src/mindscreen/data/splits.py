@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,6 +31,7 @@ from mindscreen.data.stratify import split_rows, stratum_keys
 logger = logging.getLogger(__name__)
 
 SPLIT_STEMS = {"train": ("train",), "dev": ("dev", "validation", "val"), "test": ("test",)}
+CONFIG_HINTS = {"text_column": "data.text_column", "label_column": "data.label_column"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,7 +124,13 @@ def _read_other(path: Path, split: str, cfg: DataConfig, label_names: list[str],
         ) from None
 
 
-def load_labelled_file(path: str | Path, cfg: DataConfig, label_names: list[str], multi_label: bool) -> Split:
+def load_labelled_file(
+    path: str | Path,
+    cfg: DataConfig,
+    label_names: list[str],
+    multi_label: bool,
+    hints: Mapping[str, str] | None = None,
+) -> Split:
     """Read a labelled file against an existing label set, e.g. to evaluate a trained run.
 
     Args:
@@ -130,6 +138,9 @@ def load_labelled_file(path: str | Path, cfg: DataConfig, label_names: list[str]
         cfg: how to read texts and labels (columns, delimiter).
         label_names: the label set and order of the run.
         multi_label: whether rows may carry several labels (or none).
+        hints: how the caller's user picks the columns, by ``text_column`` and ``label_column``
+            (e.g. the flags ``--text-column``); messages about a missing column suggest these.
+            Default: the config keys ``data.text_column`` and ``data.label_column``.
 
     Returns:
         The split, named after the file's stem.
@@ -140,9 +151,10 @@ def load_labelled_file(path: str | Path, cfg: DataConfig, label_names: list[str]
     """
     path = Path(path)
     source = str(path)
+    hints = {**CONFIG_HINTS, **(hints or {})}
     frame = read_table(path)
-    texts = extract_texts(frame, cfg.text_column, source, "data.text_column")
-    lists, _ = read_label_lists(frame, cfg, source)
+    texts = extract_texts(frame, cfg.text_column, source, hints["text_column"])
+    lists, _ = read_label_lists(frame, cfg, source, hints["label_column"])
     return Split(path.stem, texts, encode_labels(lists, label_names, multi_label, source), source)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from mindscreen.contract import FIX, ContractError, check_calibration, check_thresholds, check_tokenizer_dir
 from mindscreen.export.onnx import TOKENIZER_DIR, import_onnxruntime, read_export
+from mindscreen.export.variant import choose_variant
 from mindscreen.predictors.protocol import CalibratedPredictor, LoadOptions
 from mindscreen.rundir import read_calibration, read_json, read_model_json, read_thresholds, write_thresholds
 
@@ -26,6 +27,7 @@ class OnnxPredictor(CalibratedPredictor):
     """An exported classifier in an ONNX Runtime session, with its tokenizer, temperature and thresholds."""
 
     kind: ClassVar[str] = "onnx"
+    export_check: dict[str, Any] = {}  # export.json's check of the variant loaded ({}: never checked)
 
     def __init__(
         self,
@@ -52,17 +54,17 @@ class OnnxPredictor(CalibratedPredictor):
     ) -> OnnxPredictor:
         """Load an export directory written by :func:`~mindscreen.export.export_onnx`, checked first.
 
-        Reads ``options.int8`` (run the int8 model; None: int8 when the export has it), ``threads``
-        (ONNX Runtime intra-op threads; None: its default, all cores) and ``batch_size``.
+        Reads ``options.int8`` (run the int8 model; None: int8 when the export has it and its recorded
+        check passed, see :mod:`mindscreen.export.variant`), ``options.allow_failed_int8`` (also run an
+        int8 model whose check failed or never ran), ``threads`` (ONNX Runtime intra-op threads; None:
+        its default, all cores) and ``batch_size``.
         """
         options = (options or LoadOptions()).with_changes(**changes)
         ort = import_onnxruntime()
         directory = Path(directory)
-        files, spec = _verify(directory)
-        int8 = options.int8
-        variant = ("int8" if "int8" in files else "fp32") if int8 is None else ("int8" if int8 else "fp32")
-        if variant not in files:
-            raise FileNotFoundError(f"{directory} has no {variant} model; export again with --int8")
+        meta, spec = _verify(directory)
+        files = meta["files"]
+        variant = choose_variant(meta, directory, options.int8, options.allow_failed_int8)
         session_options = ort.SessionOptions()
         session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if options.threads is not None:
@@ -87,6 +89,7 @@ class OnnxPredictor(CalibratedPredictor):
             variant,
         )
         predictor.source = directory
+        predictor.export_check = dict((meta.get("check") or {}).get(variant) or {})
         return predictor
 
     @property
@@ -161,10 +164,11 @@ class TextEncoder:
         return [list(ids) for ids in self._encode(texts)] if texts else []
 
 
-def _verify(directory: Path) -> tuple[dict[str, str], dict[str, Any]]:
+def _verify(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """The export's contract: export.json and the model files it lists, model.json, the tokenizer,
-    thresholds and calibration for its labels. Returns the model files by variant and model.json."""
-    files = read_export(directory).get("files")
+    thresholds and calibration for its labels. Returns export.json and model.json."""
+    meta = read_export(directory)
+    files = meta.get("files")
     if not isinstance(files, dict) or "fp32" not in files:
         raise ContractError(f"{directory / 'export.json'} lists no fp32 model file; {FIX}")
     for name in files.values():
@@ -174,4 +178,4 @@ def _verify(directory: Path) -> tuple[dict[str, str], dict[str, Any]]:
     check_tokenizer_dir(directory / TOKENIZER_DIR)
     check_thresholds(directory, spec["labels"], bool(spec["multi_label"]))
     check_calibration(directory, spec["labels"])
-    return files, spec
+    return meta, spec

@@ -7,12 +7,13 @@ directory give the same labels, probabilities, risk and review flags.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from mindscreen.data import MAX_CHARS, cut_texts, read_texts, warn_cut, write_table
 from mindscreen.pipeline.pipeline import Pipeline
 from mindscreen.pipeline.store import load_pipeline, model_dir_of
-from mindscreen.predictors import in_chunks
+from mindscreen.predictors import LoadOptions, in_chunks
 from mindscreen.rundir import run_data_config
 
 
@@ -28,6 +29,8 @@ def predict_table(
     text_column: str | None = None,
     progress: bool = False,
     max_chars: int = MAX_CHARS,
+    hints: Mapping[str, str] | None = None,
+    options: LoadOptions | None = None,
 ) -> int:
     """Classify every text of a table and write it back with the decisions.
 
@@ -42,6 +45,9 @@ def predict_table(
         progress: show a progress bar over the texts.
         max_chars: characters of each text read (every stage sees only these); longer texts are cut,
             with a warning naming the rows.
+        hints: ``{"text_column": "--text-column"}``: how the user names the text column, suggested
+            when it is missing (default: this function's ``text_column``).
+        options: how the model loads (e.g. ``allow_failed_int8`` for an ONNX export).
 
     Returns:
         The number of rows written.
@@ -49,8 +55,8 @@ def predict_table(
     if text_column is None:
         text_column = default_text_column(pipeline) if not isinstance(pipeline, Pipeline) else "text"
     if not isinstance(pipeline, Pipeline):
-        pipeline = load_pipeline(pipeline)
-    frame, texts = read_texts(input_path, text_column)
+        pipeline = load_pipeline(pipeline, options)
+    frame, texts = read_texts(input_path, text_column, (hints or {}).get("text_column", "text_column"))
     texts, cut = cut_texts(texts, max_chars)
     warn_cut(str(input_path), cut, len(texts), max_chars)
     results = [result for part in in_chunks(texts, pipeline.classify, progress) for result in part]

@@ -69,11 +69,14 @@ def fit_pipeline(spec_path: str | Path, overrides: Iterable[str] = (), overwrite
     return output
 
 
-def build_pipeline(spec: PipelineSpec) -> Pipeline:
-    """Load stage 2, fit thresholds, screen and cutoff on the spec's data, and score dev and test."""
+def build_pipeline(spec: PipelineSpec, allow_failed_int8: bool = False) -> Pipeline:
+    """Load stage 2, fit thresholds, screen and cutoff on the spec's data, and score dev and test.
+
+    ``allow_failed_int8``: an ONNX export's int8 model is stage 2 even if its check failed or never ran.
+    """
     from mindscreen.linear import LinearPredictor
 
-    model = load_predictor(spec.model)
+    model = load_predictor(spec.model, allow_failed_int8=allow_failed_int8)
     splits = load_splits(_data_config(spec))
     if splits.label_names != list(model.labels) or splits.multi_label != bool(model.multi_label):
         raise ValueError(

@@ -42,7 +42,9 @@ class LoadOptions:
         device: where torch models run ('auto': CUDA when available).
         batch_size: texts per forward pass.
         lazy: ensembles load each member's model on its first prediction instead of at once.
-        int8: ONNX exports: run the int8 model (None: int8 when the export has it).
+        int8: ONNX exports: run the int8 model (None: int8 when the export has it and its recorded
+            check passed; see :mod:`mindscreen.export.variant`).
+        allow_failed_int8: ONNX exports: also run an int8 model whose check failed or never ran.
         threads: ONNX Runtime intra-op threads (None: its default, all cores).
     """
 
@@ -50,6 +52,7 @@ class LoadOptions:
     batch_size: int = 64
     lazy: bool = False
     int8: bool | None = None
+    allow_failed_int8: bool = False
     threads: int | None = None
 
     def with_changes(self, **changes: Any) -> LoadOptions:

@@ -6,8 +6,11 @@ never from request content.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from mindscreen.export.variant import CHECKS, VARIANTS, describe_variant
 from mindscreen.pipeline import Result
 
 ROUTES = ("/v1/classify", "/v1/model", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
@@ -58,6 +61,22 @@ class ServiceMetrics:
             "Classify requests answered 503 because the audit log could not be written.",
             registry=self.registry,
         )
+        self.model_variant = Gauge(
+            "mindscreen_model_variant",
+            "1 for the stage-2 model variant served and the result of its export check "
+            "(check='failed': an int8 model that failed its check, served by opt-in).",
+            ("variant", "check"),
+            registry=self.registry,
+        )
+
+    def observe_model(self, model: object) -> dict[str, Any]:
+        """Set ``mindscreen_model_variant`` for the model served; return its description."""
+        described = describe_variant(model)
+        for variant in VARIANTS:
+            for check in CHECKS:
+                on = (variant, check) == (described["variant"], described["check"])
+                self.model_variant.labels(variant=variant, check=check).set(1.0 if on else 0.0)
+        return described
 
     def observe_request(self, path: str, status: int, seconds: float, reason: str | None = None) -> None:
         """Count a request by route and status; a refusal also by ``reason`` (default: by status)."""

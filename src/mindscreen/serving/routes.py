@@ -13,6 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, Securi
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from mindscreen import __version__
+from mindscreen.export.variant import describe_variant
 from mindscreen.pipeline import Pipeline, Result
 from mindscreen.serving.admission import UNAUTHORIZED, given_key, retry_after
 from mindscreen.serving.guards import key_matches
@@ -137,7 +139,8 @@ def _audit(
 
 @router.get("/v1/model", response_model=ModelInfo, responses=ERRORS, tags=["model"])
 def model_info(state: State, _: Authorized, pipeline: Ready) -> ModelInfo:
-    """Labels, version, thresholds, stages, review and risk settings, limits, and the fit report."""
+    """Labels, version, thresholds, stages, review and risk settings, limits, the model variant (an
+    export's fp32 or int8, with its check) and the fit report."""
     settings = state.settings
     limits = {
         "max_texts": settings.max_texts,
@@ -145,13 +148,14 @@ def model_info(state: State, _: Authorized, pipeline: Ready) -> ModelInfo:
         "timeout_s": settings.timeout_s,
         "max_concurrency": settings.max_concurrency,
     }
-    return ModelInfo.model_validate({**pipeline.describe(), "limits": limits})
+    variant = describe_variant(pipeline.model)
+    return ModelInfo.model_validate({**pipeline.describe(), "limits": limits, "model_variant": variant})
 
 
 @router.get("/healthz", response_model=Status, tags=["health"])
 async def healthz() -> Status:
-    """The process is up."""
-    return Status(status="ok")
+    """The process is up; ``version`` is mindscreen's."""
+    return Status(status="ok", version=__version__)
 
 
 @router.get("/readyz", response_model=Status, responses={503: {"model": Status}}, tags=["health"])

@@ -6,12 +6,15 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from mindscreen.data.texts import has_lone_surrogate
+from mindscreen.export.variant import CHECKS, VARIANTS
 from mindscreen.pipeline import REVIEW_REASONS, RISK_LEVELS, STAGES
 
-# The enums of the API derive from the pipeline's own lists: a new stage or reason appears here by itself.
+# The enums of the API derive from the lists their code decides with: a new value appears here by itself.
 RiskLevel = Enum("RiskLevel", {name: name for name in RISK_LEVELS}, type=str)  # type: ignore[misc]
 StageName = Enum("StageName", {name: name for name in STAGES}, type=str)  # type: ignore[misc]
 ReviewReason = Enum("ReviewReason", {name: name for name in REVIEW_REASONS}, type=str)  # type: ignore[misc]
+VariantName = Enum("VariantName", {name: name for name in VARIANTS}, type=str)  # type: ignore[misc]
+CheckResult = Enum("CheckResult", {name: name for name in CHECKS}, type=str)  # type: ignore[misc]
 
 
 def _valid_unicode(text: str) -> str:
@@ -62,6 +65,19 @@ class ClassifyResponse(BaseModel):
     results: list[TextResult]
 
 
+class ModelVariant(BaseModel):
+    """What stage 2 runs: an ONNX export's fp32 or int8 model, and its recorded torch-vs-ONNX check."""
+
+    variant: VariantName = Field(
+        description="'native': a run, ensemble or linear model; 'onnx_*': an export's model."
+    )
+    check: CheckResult = Field(
+        description="The export check of that model; 'failed' or 'unchecked' int8 runs only by opt-in."
+    )
+    max_abs_diff: float | None = Field(None, description="Largest probability difference to torch.")
+    tolerance: float | None = None
+
+
 class ModelInfo(BaseModel):
     name: str
     version: str
@@ -78,12 +94,13 @@ class ModelInfo(BaseModel):
     risk_levels: list[str]
     risk_bands: dict[str, float]
     limits: dict[str, float]
+    model_variant: ModelVariant
     report: dict[str, object]
 
 
 class Status(BaseModel):
     status: str
-    version: str | None = None
+    version: str | None = Field(None, description="/healthz: mindscreen's version; /readyz: the model's.")
 
 
 class ErrorBody(BaseModel):

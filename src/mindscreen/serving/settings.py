@@ -27,6 +27,11 @@ class ServeSettings(StrictModel):
         None, description="When set, /v1/* needs it as X-API-Key or Authorization: Bearer; else 401."
     )
     audit_log: str | None = Field(None, description="JSONL file: hashed text id, version, stage, labels.")
+    allow_failed_int8: bool = Field(
+        False,
+        description="Serve an ONNX export's int8 model even when its recorded check failed or never ran "
+        "(reported in /v1/model and mindscreen_model_variant); default: fp32 then.",
+    )
     audit_salt: SecretStr | None = Field(
         None, description="HMAC-SHA256 key of the audit text ids; null: plain SHA-256 (guessable)."
     )

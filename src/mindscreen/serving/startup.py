@@ -39,7 +39,10 @@ def start(state: ServiceState, load: Callable[[], Pipeline] | None) -> Pipeline:
     try:
         if state.audit is not None:
             state.audit.check()
-        pipeline = load() if load is not None else load_pipeline(Path(where))
+        if load is not None:
+            pipeline = load()
+        else:
+            pipeline = load_pipeline(Path(where), allow_failed_int8=state.settings.allow_failed_int8)
         self_check(pipeline, where)
     except Exception as err:
         state.startup_error = (
@@ -48,7 +51,14 @@ def start(state: ServiceState, load: Callable[[], Pipeline] | None) -> Pipeline:
         logger.error("start-up failed, not serving: %s", state.startup_error)
         logger.debug("start-up failure", exc_info=err)
         raise StartupError(state.startup_error) from None
-    logger.info("model %s ready in %.1f s", pipeline.version, time.monotonic() - started)
+    variant = state.metrics.observe_model(pipeline.model)
+    logger.info(
+        "model %s (%s, check %s) ready in %.1f s",
+        pipeline.version,
+        variant["variant"],
+        variant["check"],
+        time.monotonic() - started,
+    )
     return pipeline
 
 

@@ -66,6 +66,7 @@ def tune(
     pruner: str | None = None,
     output_dir: str | Path | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> TuneResult:
     """Search hyperparameters of a run config with Optuna (TPE sampler, median/Hyperband pruning).
 
@@ -79,26 +80,32 @@ def tune(
         n_trials: trials in the whole study (all workers together); default: the space file's.
         timeout: seconds this process keeps starting trials; default: the space file's.
         pruner: ``median``, ``hyperband`` or ``none``; default: the space file's.
-        output_dir: the study folder; default: ``<output_dir>-tune`` of the base config.
+        output_dir: the study folder; default: ``<output_dir>-tune`` of the base config, or
+            ``<output_dir>-tune-<study>`` for a study not named after the config. One folder holds
+            one study's outputs (see :mod:`mindscreen.tuning.folder`).
         progress: show a progress bar of trials done.
+        overwrite: replace the outputs of another study in the folder.
 
     Raises:
         SpaceError: a bad search space, checked before the first trial.
+        StudyFolderError: the folder holds another study's outputs (a SpaceError).
         ConfigError: a bad base config or override.
     """
     base = resolve_config(_base_config(config, overrides))  # trials start from the data's choices
     space = _settled_space(space, n_trials, timeout, pruner)
     check_space(space, base)
+    from mindscreen.tuning.folder import claim_study_dir, default_study_dir, record_study
     from mindscreen.tuning.objective import Objective
     from mindscreen.tuning.outputs import write_outputs
     from mindscreen.tuning.study import build_storage, describe_storage, direction_of, open_study
 
     name = study_name or base.name
-    study_dir = Path(output_dir) if output_dir is not None else Path(f"{base.output_dir}-tune")
-    study_dir.mkdir(parents=True, exist_ok=True)
+    study_dir = Path(output_dir) if output_dir is not None else default_study_dir(base, name)
+    identity = claim_study_dir(study_dir, name, storage, overwrite)
     direction = direction_of(base.train.metric)
     store = build_storage(storage)
-    study = open_study(store, name, direction, space.sampler, space.pruner)
+    study = open_study(store, name, direction, space.sampler, space.pruner, base.train.metric)
+    record_study(study_dir, identity, None if store is None else store.get_study_id_from_name(name))
     logger.info("study %s on %s: %s dev %s", name, describe_storage(storage), direction, base.train.metric)
 
     started = time.monotonic()

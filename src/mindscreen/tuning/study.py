@@ -176,8 +176,12 @@ def open_study(
     direction: str,
     sampler: SamplerSpec,
     pruner: PrunerSpec,
+    metric: str | None = None,
 ) -> optuna.Study:
-    """Create the study, or join it when one of that name exists (its direction must agree)."""
+    """Create the study, or join it when one of that name exists (its direction must agree).
+
+    ``metric`` (``train.metric``) names the objective for dashboards: ``dev_<metric>``, as in trials.csv.
+    """
     study = optuna.create_study(
         storage=storage,
         study_name=name,
@@ -192,6 +196,10 @@ def open_study(
             f"study {name!r} already exists and was created to {found}, but train.metric asks to "
             f"{direction}; pick another --study name"
         )
+    if metric is not None and study.metric_names != [f"dev_{metric}"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([f"dev_{metric}"])
     return study
 
 
