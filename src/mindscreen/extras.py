@@ -19,6 +19,7 @@ EXTRA_OF = {
     "onnxruntime": "serve",
     "onnxscript": "serve",
     "matplotlib": "report",
+    "ray": "ray",
 }
 
 

@@ -30,7 +30,7 @@ from mindscreen.contract import FIX, ContractError, check_labels
 from mindscreen.pipeline.decisions import Policy
 from mindscreen.pipeline.lexicon import LEXICON_FILE, Lexicon
 from mindscreen.pipeline.pipeline import Pipeline
-from mindscreen.predictors import load_predictor
+from mindscreen.predictors import LoadOptions, load_predictor
 from mindscreen.rundir import read_json, write_json
 
 PIPELINE_FILE = "pipeline.json"
@@ -80,22 +80,22 @@ def state_of(pipeline: Pipeline, directory: Path, model_path: Path) -> dict[str,
     }
 
 
-def load_pipeline(path: str | Path) -> Pipeline:
+def load_pipeline(path: str | Path, options: LoadOptions | None = None) -> Pipeline:
     """A pipeline directory, or a run/ensemble/linear directory wrapped as a one-stage pipeline.
 
     A bare model directory gets: no stage-1 screen, the shipped crisis lexicon, its own thresholds,
     critical labels among ``DEFAULT_CRITICAL`` and safe labels among ``DEFAULT_SAFE`` (by name), and
-    the default review and risk settings.
+    the default review and risk settings. ``options`` say how the models load (device, threads, int8).
     """
     path = Path(path)
     if is_pipeline_dir(path):
-        return _load_pipeline_dir(path)
+        return _load_pipeline_dir(path, options)
     if not path.is_dir():
         raise FileNotFoundError(
             f"{path} is not a directory; pass a pipeline directory (from fit_pipeline) or a run, "
             "ensemble or linear model directory"
         )
-    model = load_predictor(path)
+    model = load_predictor(path, options)
     labels = list(model.labels)
     policy = Policy.build(
         labels,
@@ -114,9 +114,9 @@ def load_pipeline(path: str | Path) -> Pipeline:
     )
 
 
-def _load_pipeline_dir(path: Path) -> Pipeline:
+def _load_pipeline_dir(path: Path, options: LoadOptions | None) -> Pipeline:
     state = _verify(path)
-    model = load_predictor(_model_path(path, state))
+    model = load_predictor(_model_path(path, state), options)
     policy = Policy.build(
         state["labels"],
         state["multi_label"],
@@ -127,7 +127,7 @@ def _load_pipeline_dir(path: Path) -> Pipeline:
         risk_high=state["risk"]["high"],
         risk_low=state["risk"]["low"],
     )
-    screen = load_predictor(path / SCREEN_DIR) if state["screen"] else None
+    screen = load_predictor(path / SCREEN_DIR, options) if state["screen"] else None
     lexicon = Lexicon.load(path / LEXICON_FILE) if state["lexicon"] else None
     report = read_json(path / REPORT_FILE) if (path / REPORT_FILE).is_file() else {}
     return Pipeline(
