@@ -239,3 +239,5 @@ def test_ray_options_without_the_ray_engine_are_refused(
     argv = ["predict", str(trained_run), "--input", str(source), "--output", str(tmp_path / "o.csv")]
     assert main([*argv, "--workers", "2"]) == 2
     assert "--workers apply to --engine ray" in capsys.readouterr().err
+    assert main(["predict", str(trained_run), "one text", "--engine", "ray"]) == 2
+    assert "takes no inline text" in capsys.readouterr().err

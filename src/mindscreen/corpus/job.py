@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from mindscreen.corpus.inputs import find_inputs
 from mindscreen.corpus.manifest import JobKey, count_errors, model_identity, open_job, pending, write_manifest
+from mindscreen.corpus.plan import Part
 from mindscreen.corpus.settings import ClusterSettings, WorkerSettings
 from mindscreen.extras import require_extras
 from mindscreen.predictors import CHUNK, LoadOptions
@@ -129,7 +130,7 @@ def _load_options(options: LoadOptions | None, cluster: ClusterSettings) -> dict
 
 
 def _run(
-    todo: list[Any],
+    todo: list[Part],
     worker: WorkerSettings,
     cluster: ClusterSettings,
     result: CorpusResult,
