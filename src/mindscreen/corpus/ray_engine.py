@@ -91,8 +91,10 @@ def run_parts(
             num_gpus=cluster.gpus_per_worker or None,
         )
         try:
-            for row in scored.iter_rows():
-                yield {key: value.item() if hasattr(value, "item") else value for key, value in row.items()}
+            # Without prefetching: a part's summary arrives when it is written, not one part later.
+            for batch in scored.iter_batches(batch_size=None, prefetch_batches=0, batch_format="numpy"):
+                for row in range(len(batch["part"])):
+                    yield {str(key): _plain(values[row]) for key, values in batch.items()}
         except ray.exceptions.RayError as err:
             raise CorpusError(
                 f"the job stopped: {_reason(err)}. Finished parts are kept: run the same command again "
@@ -101,6 +103,10 @@ def run_parts(
     finally:
         if started:
             ray.shutdown()
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def default_workers(cluster: ClusterSettings) -> int:
