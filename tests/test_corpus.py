@@ -186,11 +186,14 @@ def test_a_row_the_model_fails_on_gets_an_error_and_the_other_rows_are_scored() 
     results = classify_rows(failing_pipeline(), texts, errors, batch_size=10)
     assert errors == [None, None, "the model failed on this row", None, "the model failed on this row"]
     assert [r is None for r in results] == [False, False, True, False, True]
+    alone: list = [None]
+    assert classify_rows(failing_pipeline(), [SENTINEL], alone, batch_size=1) == [None]
+    assert alone == ["the model failed on this row"]  # one row is not enough to blame the model
 
 
 def test_a_failing_part_raises_an_error_that_cannot_carry_a_text(tmp_path: Path) -> None:
-    with pytest.raises(PartError) as caught:
-        classify_rows(failing_pipeline(), [SENTINEL], [None], batch_size=10)
+    with pytest.raises(PartError, match="failed on each of the 2 rows") as caught:
+        classify_rows(failing_pipeline(), [SENTINEL, GOOD[2]], [None, None], batch_size=10)
     assert SENTINEL not in str(caught.value)
 
     source = tmp_path / "posts.csv"

@@ -73,8 +73,8 @@ def classify_rows(
 ) -> list[Result | None]:
     """A result per row whose error is None, in chunks of ``batch_size`` texts; ``errors`` is updated in
     place for rows that fail. A chunk that raises is classified row by row, so one text the model cannot
-    take marks its row and no other; when every row of a chunk fails, the failure is the model's and is
-    raised (as its type only)."""
+    take marks its row and no other; when every row of a chunk of several fails, the failure is the
+    model's, not the texts', and is raised (without its message)."""
     results: list[Result | None] = [None] * len(texts)
     valid = [i for i, error in enumerate(errors) if error is None]
     for start in range(0, len(valid), batch_size):
@@ -84,8 +84,8 @@ def classify_rows(
             chunk = list(pipeline.classify([texts[i] for i in rows]))
         except Exception:  # isolate the row: the message may quote a text, so it is dropped
             chunk = [_classify_one(pipeline, texts[i]) for i in rows]
-            if all(result is None for result in chunk):
-                raise PartError(f"the model failed on all {len(rows)} rows of a batch") from None
+            if len(rows) > 1 and all(result is None for result in chunk):
+                raise PartError(f"the model failed on each of the {len(rows)} rows of a batch") from None
         for i, result in zip(rows, chunk, strict=True):
             results[i] = result
             if result is None:
