@@ -163,8 +163,8 @@ def _children(root: psutil.Process) -> list[psutil.Process]:
 def _role(process: psutil.Process, root: psutil.Process) -> str:
     if process.pid == root.pid:
         return "driver"
-    name = " ".join(process.cmdline())
-    return "worker" if "PartScorer" in name else "ray daemon" if "ray" in name else "other"
+    name = " ".join(process.cmdline()) or process.name()
+    return "worker" if "PartScorer" in name else "ray daemon"  # a Ray run's only other processes
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
