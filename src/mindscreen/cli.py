@@ -45,14 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--max-chars", type=int, default=MAX_CHARS, help=MAX_CHARS_HELP)
     _int8_arg(evaluate)
 
-    predict = sub.add_parser("predict", help="Label texts: one given inline, or a whole file.")
-    predict.add_argument("run", help="Run, ensemble or pipeline directory.")
+    predict = sub.add_parser("predict", help="Label texts: one given inline, a file, or a corpus on Ray.")
+    predict.add_argument(
+        "run", metavar="RUN_OR_PIPELINE", help="Run, ensemble, export or pipeline directory."
+    )
     predict.add_argument("text", nargs="?", help="A text to classify (or use --input).")
-    predict.add_argument("--input", help="CSV, TSV, JSONL or Parquet file of texts.")
-    predict.add_argument("--output", help="Where to write the input plus labels and probabilities.")
+    predict.add_argument(
+        "--input", help="CSV, TSV, JSONL or Parquet file; with --engine ray also a folder or a glob."
+    )
+    predict.add_argument(
+        "--output", help="File for the input plus labels and probabilities; with --engine ray a folder."
+    )
     predict.add_argument("--text-column", help="Text column of --input (default: the run's).")
     predict.add_argument("--max-chars", type=int, default=MAX_CHARS, help=MAX_CHARS_HELP)
     _int8_arg(predict)
+    _corpus_args(predict)
 
     ensemble = sub.add_parser(
         "ensemble", help="Combine runs (and a TF-IDF model) with weights fitted on dev."
@@ -157,6 +164,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The flags evaluate and predict take: what their "column not found" messages tell users to pass.
 CLI_HINTS = {"text_column": "--text-column", "label_column": "--label-column"}
+
+
+def _corpus_args(parser: argparse.ArgumentParser) -> None:
+    ray = parser.add_argument_group("corpus scoring on Ray (--engine ray; needs mindscreen[ray])")
+    ray.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local (default): this process, one file; ray: Parquet parts in --output, restartable.",
+    )
+    ray.add_argument(
+        "--address", help="Ray cluster to join: 'auto' or HOST:PORT (default: a local Ray for this job)."
+    )
+    ray.add_argument("--workers", type=int, help="Actors, each with the model loaded (default: one per CPU).")
+    ray.add_argument("--batch-size", type=int, help="Texts per model call in a worker (default 1024).")
+    ray.add_argument("--gpus-per-worker", type=float, help="GPUs per actor, e.g. 1 or 0.5 (default 0).")
+    ray.add_argument("--cpus-per-worker", type=float, help="CPUs (and threads) per actor (default 1).")
+    ray.add_argument(
+        "--part-rows", type=int, help="Rows per output part (default 10000; keep it when restarting)."
+    )
+
+
+_RAY_ONLY = ("address", "workers", "batch_size", "gpus_per_worker", "cpus_per_worker", "part_rows")
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
@@ -285,6 +315,11 @@ def _predict(args: argparse.Namespace) -> int:
         raise ValueError("give either one text or --input FILE (with --output FILE)")
     if args.input is not None and args.output is None:
         raise ValueError("--input needs --output FILE (.csv, .tsv, .jsonl or .parquet)")
+    if args.engine == "ray":
+        return _predict_corpus(args)
+    given = [f"--{name.replace('_', '-')}" for name in _RAY_ONLY if getattr(args, name) is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)} apply to --engine ray; add --engine ray or leave them out")
     from mindscreen.pipeline import load_pipeline, predict_table
     from mindscreen.predictors import LoadOptions
 
@@ -308,6 +343,40 @@ def _predict(args: argparse.Namespace) -> int:
         options=options,
     )
     print(f"wrote {rows} predictions to {args.output}")
+    return 0
+
+
+def _predict_corpus(args: argparse.Namespace) -> int:
+    if args.input is None:
+        raise ValueError(
+            "--engine ray scores --input PATH_OR_GLOB into --output DIR; it takes no inline text"
+        )
+    from mindscreen.corpus import PART_ROWS, ClusterSettings, CorpusError, predict_corpus
+    from mindscreen.predictors import CHUNK, LoadOptions
+
+    cluster = ClusterSettings(
+        address=args.address,
+        workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker or 1.0,
+        gpus_per_worker=args.gpus_per_worker or 0.0,
+    )
+    try:
+        result = predict_corpus(
+            args.run,
+            args.input,
+            args.output,
+            text_column=args.text_column,
+            batch_size=args.batch_size or CHUNK,
+            part_rows=args.part_rows or PART_ROWS,
+            cluster=cluster,
+            options=LoadOptions(allow_failed_int8=args.allow_failed_int8) if args.allow_failed_int8 else None,
+            max_chars=args.max_chars,
+            progress=not args.quiet,
+        )
+    except CorpusError as err:
+        print(f"mindscreen predict: error: {err}", file=sys.stderr)
+        return 1
+    print(result.summary())
     return 0
 
 

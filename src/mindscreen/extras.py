@@ -20,6 +20,7 @@ EXTRA_OF = {
     "onnxscript": "serve",
     "matplotlib": "report",
     "cleanlab": "audit",
+    "ray": "ray",
 }
 
 

@@ -2,16 +2,18 @@
 
 Every directory goes through the pipeline (:func:`~mindscreen.pipeline.load_pipeline` wraps a bare run,
 ensemble, TF-IDF model or export in a one-stage pipeline), so ``predict`` and ``serve`` on the same
-directory give the same labels, probabilities, risk and review flags.
+directory give the same labels, probabilities, risk and review flags. :func:`result_columns` turns results
+into those columns for this path and for the corpus engine (:mod:`mindscreen.corpus`) alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from mindscreen.data import MAX_CHARS, cut_texts, read_texts, warn_cut, write_table
-from mindscreen.pipeline.pipeline import Pipeline
+from mindscreen.pipeline.pipeline import Pipeline, Result
 from mindscreen.pipeline.store import load_pipeline, model_dir_of
 from mindscreen.predictors import LoadOptions, in_chunks
 from mindscreen.rundir import run_data_config
@@ -61,17 +63,36 @@ def predict_table(
     warn_cut(str(input_path), cut, len(texts), max_chars)
     results = [result for part in in_chunks(texts, pipeline.classify, progress) for result in part]
     delimited = Path(output_path).suffix.lower() in {".csv", ".tsv"}
-    frame = frame.copy()
+    frame = frame.assign(**result_columns(results, pipeline.labels, delimited))
+    write_table(frame, output_path)
+    return len(frame)
+
+
+def result_columns(
+    results: Sequence[Result | None], labels: Sequence[str], delimited: bool = False
+) -> dict[str, list[Any]]:
+    """The columns ``predict`` adds to a table, one value per result, in this order: ``labels``,
+    ``risk``, ``stage``, ``needs_review``, ``review_reasons``, then ``prob_<label>`` per class.
+
+    Args:
+        results: one result per row; None for a row that was not scored (all its values are None).
+        labels: the pipeline's labels, for the probability columns.
+        delimited: join the list columns with ``|`` (CSV and TSV cells), else keep them as lists.
+    """
 
     def listed(values: list[str]) -> str | list[str]:
         return "|".join(values) if delimited else values
 
-    frame["labels"] = [listed(r.labels) for r in results]
-    frame["risk"] = [r.risk for r in results]
-    frame["stage"] = [r.stage for r in results]
-    frame["needs_review"] = [r.needs_review for r in results]
-    frame["review_reasons"] = [listed(r.review_reasons) for r in results]
-    for label in pipeline.labels:
-        frame[f"prob_{label}"] = [r.probabilities[label] for r in results]
-    write_table(frame, output_path)
-    return len(frame)
+    def column(value: Any) -> list[Any]:
+        return [None if r is None else value(r) for r in results]
+
+    columns: dict[str, list[Any]] = {
+        "labels": column(lambda r: listed(r.labels)),
+        "risk": column(lambda r: r.risk),
+        "stage": column(lambda r: r.stage),
+        "needs_review": column(lambda r: r.needs_review),
+        "review_reasons": column(lambda r: listed(r.review_reasons)),
+    }
+    for label in labels:
+        columns[f"prob_{label}"] = column(lambda r, label=label: r.probabilities[label])
+    return columns

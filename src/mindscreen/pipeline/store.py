@@ -129,7 +129,7 @@ def _load_pipeline_dir(path: Path, options: LoadOptions) -> Pipeline:
         risk_high=state["risk"]["high"],
         risk_low=state["risk"]["low"],
     )
-    screen = load_predictor(path / SCREEN_DIR) if state["screen"] else None
+    screen = load_predictor(path / SCREEN_DIR, options) if state["screen"] else None
     lexicon = Lexicon.load(path / LEXICON_FILE) if state["lexicon"] else None
     report = read_json(path / REPORT_FILE) if (path / REPORT_FILE).is_file() else {}
     return Pipeline(
