@@ -160,3 +160,27 @@ def failed_int8_export(
     check = check_export(trained_run, folder, demo_texts()[:20], tolerance={"int8": 1e-9})
     assert check["fp32"]["passed"] and not check["int8"]["passed"]
     return folder
+
+
+@pytest.fixture(scope="session")
+def model_dirs(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One small directory of every kind in the registry (the conformance tests of tests/test_predictors.py
+    run each through the predictor protocol). Treat as read-only."""
+    from mindscreen.ensemble import build_ensemble, validate_spec
+    from mindscreen.export import export_onnx
+
+    root = tmp_path_factory.mktemp("kinds")
+    spec = validate_spec(
+        {
+            "output_dir": str(root / "ensemble"),
+            "data": {"dir": "demo"},
+            "members": [{"run": str(trained_run), "name": "run"}, {"linear": {"min_df": 1}, "name": "tfidf"}],
+        }
+    )
+    ensemble = build_ensemble(spec, progress=False).output_dir
+    return {
+        "run": trained_run,
+        "linear": ensemble / "members" / "tfidf",
+        "ensemble": ensemble,
+        "onnx": export_onnx(trained_run, root / "onnx", int8=False),
+    }

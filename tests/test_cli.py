@@ -135,6 +135,47 @@ def test_predict_needs_exactly_one_of_text_or_input(
     assert "either one text or --input" in capsys.readouterr().err
 
 
+def test_explain_one_text_marks_its_top_words_and_tabulates_their_scores(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "exams next week and i cannot sleep"
+    page = tmp_path / "one.html"
+    assert main(["-q", "explain", str(trained_run), text, "--label", "stress", "--html", str(page)]) == 0
+    out = capsys.readouterr().out
+    assert "stress: probability" in out and "explained by occlusion" in out and "characters" in out
+    assert ("[" in out or "{" in out) and "\033[" not in out  # brackets, not colours, off a terminal
+    assert "exams" in page.read_text()
+    assert main(["explain", str(trained_run), text, "--method", "shap"]) == 2
+    assert "occlusion, integrated_gradients" in capsys.readouterr().err
+
+
+def test_explain_file_writes_jsonl_of_offsets_and_an_html_page(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "posts.csv"
+    pd.DataFrame({"id": [1, 2], "text": ["a calm walk", "i want to kill myself"]}).to_csv(source, index=False)
+    out, page = tmp_path / "why.jsonl", tmp_path / "why.html"
+    args = [
+        "-q",
+        "explain",
+        str(trained_run),
+        "--input",
+        str(source),
+        "--output",
+        str(out),
+        "--html",
+        str(page),
+    ]
+    assert main([*args, "--method", "integrated_gradients"]) == 0
+    assert f"wrote 2 explanations to {out}" in capsys.readouterr().out
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["row"] for line in lines] == [0, 1] and lines[1]["risk"] == "crisis"
+    assert {e["method"] for line in lines for e in line["explanations"]} == {"integrated_gradients"}
+    assert "kill" in page.read_text() and "kill" not in out.read_text()
+    assert main(["explain", str(trained_run), "--input", str(source)]) == 2
+    assert "--input needs --output" in capsys.readouterr().err
+
+
 def test_evaluate_on_a_folder_that_is_not_a_run_is_explained(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -32,29 +32,6 @@ def demo_texts(split: str = "dev", count: int = 9) -> list[str]:
     return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()][:count]
 
 
-@pytest.fixture(scope="module")
-def model_dirs(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One small directory of every kind in the registry."""
-    from mindscreen.ensemble import build_ensemble, validate_spec
-    from mindscreen.export import export_onnx
-
-    root = tmp_path_factory.mktemp("kinds")
-    spec = validate_spec(
-        {
-            "output_dir": str(root / "ensemble"),
-            "data": {"dir": "demo"},
-            "members": [{"run": str(trained_run), "name": "run"}, {"linear": {"min_df": 1}, "name": "tfidf"}],
-        }
-    )
-    ensemble = build_ensemble(spec, progress=False).output_dir
-    return {
-        "run": trained_run,
-        "linear": ensemble / "members" / "tfidf",
-        "ensemble": ensemble,
-        "onnx": export_onnx(trained_run, root / "onnx", int8=False),
-    }
-
-
 def test_every_registered_kind_has_a_conformance_directory(model_dirs: dict[str, Path]) -> None:
     assert set(model_dirs) == set(KIND_NAMES)
 

@@ -120,6 +120,31 @@ def test_report_of_a_multi_label_run_is_one_self_contained_page(trained_run: Pat
     assert page.count("<td>yes</td>") + page.count("<td>no</td>") == 6
 
 
+def test_report_shows_highlighted_dev_examples_per_class_including_errors(
+    trained_run: Path, tmp_path: Path
+) -> None:
+    from mindscreen.report.examples import pick_examples
+
+    build_report(trained_run, tmp_path / "with.html", examples=1)
+    build_report(trained_run, tmp_path / "without.html", examples=0)
+    page, plain = (tmp_path / "with.html").read_text(), (tmp_path / "without.html").read_text()
+    assert "Examples (dev)" in page and "<div class='explained'>" in page and "rgba(" in page
+    assert ": correct (dev row" in page and ("missed (dev row" in page or "false alarm (dev row" in page)
+    assert "<div class='explained'>" not in plain and "keep the report as you keep the data" in page
+    _assert_self_contained(page, images=5)
+    truth = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype=float)
+    probs = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])
+    preds = (probs >= 0.5).astype(float)
+    assert pick_examples(truth, probs, preds, 1) == [
+        (0, 0, "correct"),
+        (1, 0, "missed"),
+        (2, 0, "false alarm"),
+        (3, 1, "correct"),
+        (2, 1, "missed"),
+        (1, 1, "false alarm"),
+    ]
+
+
 def test_report_of_a_calibrated_multi_class_run_shows_the_confusion_matrix(tmp_path: Path) -> None:
     run = tmp_path / "run"
     (run / "encoder").mkdir(parents=True)

@@ -35,6 +35,7 @@ def server(trained_run: Path, audit_path: Path) -> Iterator[str]:
     settings = ServeSettings(
         max_texts=8,
         max_chars=300,
+        max_explain_texts=2,
         api_key=KEY,
         audit_log=str(audit_path),
         audit_salt="pepper",
@@ -171,6 +172,65 @@ def test_model_info_metrics_health_and_openapi_are_served(client: httpx.Client) 
     assert enums["RiskLevel"] == list(RISK_LEVELS) and enums["ReviewReason"] == list(REVIEW_REASONS)
 
 
+def test_explain_gives_word_offsets_and_scores_for_the_decision_classify_gives(client: httpx.Client) -> None:
+    from mindscreen.explain import segment
+
+    texts = ["exams next week 😢 and i cannot sleep", "ok. I want to  KILL myself\r\ntoday"]
+    explained = client.post("/v1/explain", json={"texts": texts})
+    classified = client.post("/v1/classify", json={"texts": texts}).json()["results"]
+
+    assert explained.status_code == 200
+    results = explained.json()["results"]
+    assert explained.json()["model_version"] == client.get("/v1/model").json()["version"]
+    for text, result, decision in zip(texts, results, classified, strict=True):
+        assert {k: result[k] for k in decision} == decision
+        assert result["explanations"] and all(e["method"] == "occlusion" for e in result["explanations"])
+        for label in result["explanations"]:
+            assert label["probability"] == decision["probabilities"][label["label"]]
+            assert [(w["start"], w["end"]) for w in label["words"]] == segment(text)
+    (phrase,) = results[1]["crisis_phrases"]
+    assert texts[1][phrase["start"] : phrase["end"]] == "KILL myself"
+    chosen = client.post(
+        "/v1/explain", json={"text": texts[0], "labels": ["stress"], "method": "integrated_gradients"}
+    ).json()["results"][0]["explanations"]
+    assert [(e["label"], e["method"]) for e in chosen] == [("stress", "integrated_gradients")]
+    assert "/v1/explain" in client.get("/openapi.json").json()["paths"]
+
+
+def test_explain_has_the_key_limits_and_privacy_of_classify_with_a_smaller_batch(
+    server: str, client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert httpx.post(f"{server}/v1/explain", json={"text": "hello"}).status_code == 401
+    bad = {
+        "over the explain limit": client.post("/v1/explain", json={"texts": [SECRET] * 3}),
+        "too long": client.post("/v1/explain", json={"texts": ["ok", SECRET * 10]}),
+        "unknown label": client.post("/v1/explain", json={"text": SECRET, "labels": [SECRET]}),
+        "no labels": client.post("/v1/explain", json={"text": SECRET, "labels": []}),
+        "unknown method": client.post("/v1/explain", json={"text": SECRET, "method": SECRET}),
+        "both fields": client.post("/v1/explain", json={"text": SECRET, "texts": [SECRET]}),
+        "unknown key": client.post("/v1/explain", json={"text": SECRET, SECRET: 1}),
+    }
+    statuses = {name: response.status_code for name, response in bad.items()}
+    assert statuses == {
+        "over the explain limit": 413,
+        "too long": 413,
+        "unknown label": 422,
+        "no labels": 422,
+        "unknown method": 422,
+        "both fields": 422,
+        "unknown key": 422,
+    }
+    assert "at most 2 per request" in bad["over the explain limit"].json()["detail"]
+    assert "its labels are: neutral" in bad["unknown label"].json()["detail"]
+    assert client.post("/v1/explain", json={"text": SECRET}).status_code == 200
+    for response in bad.values():
+        assert "zebra" not in response.text and "detail" in response.json()
+    assert "zebra" not in caplog.text
+    metrics = client.get("/metrics").text
+    assert 'mindscreen_requests_total{route="/v1/explain",status="200"}' in metrics
+
+
 def test_fuzzing_the_openapi_schema_finds_no_server_error(server: str) -> None:
     import schemathesis
     from hypothesis import HealthCheck, given, settings
@@ -178,7 +238,7 @@ def test_fuzzing_the_openapi_schema_finds_no_server_error(server: str) -> None:
 
     schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 4
+    assert len(operations) >= 5
     statuses: list[int] = []
     for operation in operations:
         # Invalid inputs exist only where there are inputs: the POST body.

@@ -61,6 +61,28 @@ def build_parser() -> argparse.ArgumentParser:
     _int8_arg(predict)
     _corpus_args(predict)
 
+    explain = sub.add_parser(
+        "explain", help="Show which words moved each decision: one text, or a file to JSONL (and HTML)."
+    )
+    explain.add_argument(
+        "path", metavar="RUN_OR_PIPELINE", help="Pipeline, run, ensemble or export directory."
+    )
+    explain.add_argument("text", nargs="?", help="A text to explain (or use --input).")
+    explain.add_argument("--input", help="CSV, TSV, JSONL or Parquet file of texts.")
+    explain.add_argument(
+        "--output", help="JSONL file of offsets and scores, one line per text (with --input)."
+    )
+    explain.add_argument("--html", metavar="FILE", help="Also write one page with the texts highlighted.")
+    explain.add_argument("--text-column", help="Text column of --input (default: the model's).")
+    explain.add_argument(
+        "--label", action="append", help="A label to explain (repeat for more; default: the predicted ones)."
+    )
+    explain.add_argument("--method", help="occlusion (default; every model kind) or integrated_gradients.")
+    explain.add_argument("--steps", type=int, default=20, help="Integrated Gradients steps (default 20).")
+    explain.add_argument(
+        "--top", type=int, default=5, help="Words marked each way in the terminal (default 5)."
+    )
+
     ensemble = sub.add_parser(
         "ensemble", help="Combine runs (and a TF-IDF model) with weights fitted on dev."
     )
@@ -80,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--min-class-f1", type=float, help="Every class F1 must exceed this (default 0.70).")
     report.add_argument(
         "--max-train-val-gap", type=float, help="Train-val gap must be below this (default 0.05)."
+    )
+    report.add_argument(
+        "--examples",
+        type=int,
+        default=1,
+        help="Highlighted dev texts per class and kind (correct, missed, false alarm); 0: none (default 1).",
     )
 
     tune = sub.add_parser("tune", help="Search hyperparameters with Optuna; write best.yaml and trials.csv.")
@@ -114,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key-env", metavar="NAME", help="Require the API key held in env variable NAME.")
     serve.add_argument("--max-texts", type=int, default=64, help="Texts per request (more: 413).")
     serve.add_argument("--max-chars", type=int, default=5000, help="Characters per text (more: 413).")
+    serve.add_argument(
+        "--max-explain-texts", type=int, default=8, help="Texts per /v1/explain request (more: 413)."
+    )
     serve.add_argument("--timeout", type=float, default=10.0, help="Seconds per request (longer: 504).")
     serve.add_argument(
         "--max-concurrency", type=int, default=4, help="Requests at once; more wait up to 1 s, then 429."
@@ -380,6 +411,37 @@ def _predict_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    if (args.text is None) == (args.input is None):
+        raise ValueError("give either one text or --input FILE (with --output FILE.jsonl)")
+    if args.input is not None and args.output is None:
+        raise ValueError("--input needs --output FILE.jsonl")
+    from mindscreen.explain import explain
+    from mindscreen.explain.batch import explain_table
+    from mindscreen.explain.page import write_page
+    from mindscreen.explain.render import render_explanation
+
+    if args.input is None:  # the user's own text, shown back to them on their terminal only
+        (found,) = explain(args.path, [args.text], args.label, args.method, args.steps)
+        print(render_explanation(args.text, found, args.top, color=sys.stdout.isatty()))
+        if args.html:
+            write_page(args.html, [args.text], [found])
+        return 0
+    count = explain_table(
+        args.path,
+        args.input,
+        args.output,
+        args.html,
+        args.text_column,
+        args.label,
+        args.method,
+        args.steps,
+        progress=not args.quiet,
+    )
+    print(f"wrote {count} explanations to {args.output}" + (f" and {args.html}" if args.html else ""))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from mindscreen.extras import require_extras
 
@@ -393,7 +455,7 @@ def _report(args: argparse.Namespace) -> int:
         min_class_f1=args.min_class_f1,
         max_train_val_gap=args.max_train_val_gap,
     )
-    checklist = build_report(args.run, args.output, criteria)
+    checklist = build_report(args.run, args.output, criteria, args.examples)
     print(checklist.format())
     print(f"report written to {args.output or Path(args.run) / 'report.html'}")
     return 0 if checklist.passed else 1
@@ -470,6 +532,7 @@ def _serve(args: argparse.Namespace) -> int:
         api_key=_secret(args.api_key_env),
         max_texts=args.max_texts,
         max_chars=args.max_chars,
+        max_explain_texts=args.max_explain_texts,
         timeout_s=args.timeout,
         max_concurrency=args.max_concurrency,
         audit_log=args.audit_log,
@@ -530,6 +593,7 @@ COMMANDS = {
     "config": _config,
     "evaluate": _evaluate,
     "predict": _predict,
+    "explain": _explain,
     "report": _report,
     "tune": _tune,
     "ensemble": _ensemble,

@@ -21,6 +21,7 @@ EXTRA_OF = {
     "matplotlib": "report",
     "cleanlab": "audit",
     "ray": "ray",
+    "captum": "explain",
 }
 
 

@@ -132,8 +132,9 @@ class OnnxPredictor(CalibratedPredictor):
 class TextEncoder:
     """Token ids with special tokens, truncated to ``max_length``, as the run's tokenizer makes them."""
 
-    def __init__(self, encode: Any, pad_id: int) -> None:
+    def __init__(self, encode: Any, pad_id: int, backend: Any = None) -> None:
         self._encode, self.pad_id = encode, pad_id
+        self.backend = backend  # the tokenizer itself, for character offsets (mindscreen.explain)
 
     @classmethod
     def load(cls, directory: Path, max_length: int) -> TextEncoder:
@@ -151,13 +152,14 @@ class TextEncoder:
             fast.enable_truncation(max_length=max_length)
             pad = config.get("pad_token")
             pad_id = fast.token_to_id(pad) if isinstance(pad, str) else None
-            return cls(lambda texts: [e.ids for e in fast.encode_batch(texts)], pad_id or 0)
+            return cls(lambda texts: [e.ids for e in fast.encode_batch(texts)], pad_id or 0, fast)
         from transformers import AutoTokenizer
 
         slow = AutoTokenizer.from_pretrained(directory)
         return cls(
             lambda texts: slow(texts, truncation=True, max_length=max_length)["input_ids"],
             slow.pad_token_id or 0,
+            slow,
         )
 
     def encode(self, texts: list[str]) -> list[list[int]]:

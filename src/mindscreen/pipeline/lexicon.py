@@ -1,7 +1,8 @@
 """Crisis-phrase matching: whole-word, case-insensitive, one compiled pattern for the whole list.
 
-The phrases themselves are data (``resources/crisis_lexicon.txt`` by default); only a yes/no per text
-leaves this module, never the phrase that matched or the text around it.
+The phrases themselves are data (``resources/crisis_lexicon.txt`` by default); only a yes/no per text,
+or the character offsets of a match inside the caller's own text (:meth:`Lexicon.spans`, for
+explanations), leaves this module, never the phrase that matched or the text around it.
 
 Shapes: ``N`` texts.
 """
@@ -63,5 +64,34 @@ class Lexicon:
         """``(N,)`` bool: whether each text contains a phrase."""
         return np.array([self._pattern.search(normalize_text(t)) is not None for t in texts], dtype=bool)
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of ``text`` (offsets into ``text`` itself) where a phrase matched."""
+        normal, starts, ends = _normalize_with_offsets(text)
+        return [
+            (starts[m.start()], ends[m.end() - 1])
+            for m in self._pattern.finditer(normal)
+            if m.end() > m.start()
+        ]
+
     def save(self, path: Path) -> None:
         path.write_text("".join(f"{phrase}\n" for phrase in self.phrases), encoding="utf-8")
+
+
+def _normalize_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
+    """:func:`normalize_text` of ``text``, and for each of its characters the span of ``text`` it came from.
+
+    Each base character is normalised with the combining marks that follow it, so composition (``e`` +
+    acute accent) and expansion (``ß`` to ``ss``) keep their place in the original text."""
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    cluster = 0
+    for i in range(1, len(text) + 1):
+        if i < len(text) and unicodedata.combining(text[i]):
+            continue
+        piece = normalize_text(text[cluster:i])
+        pieces.append(piece)
+        starts += [cluster] * len(piece)
+        ends += [i] * len(piece)
+        cluster = i
+    return "".join(pieces), starts, ends

@@ -1,8 +1,9 @@
 """One self-contained HTML page per run: checklist, metrics, calibration and figures.
 
 Everything is inline: CSS in a ``<style>`` tag, figures as ``data:image/png;base64`` images, no
-scripts and no external links, so the file can be mailed or archived as is. It shows label names
-and numbers only, never a text.
+scripts and no external links, so the file can be mailed or archived as is. It shows label names and
+numbers, and, unless ``examples=0``, a few dev texts per class with the words that moved the model
+highlighted (:mod:`~mindscreen.report.examples`): then the page is to be kept like the data.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from mindscreen.explain.page import STYLE as EXPLAINED_STYLE
 from mindscreen.probabilities import apply_temperature, to_probabilities
 from mindscreen.report.checklist import Checklist, Criteria, evaluate_checklist
+from mindscreen.report.examples import examples_section
 from mindscreen.rundir import (
     METRICS_FILE,
     read_calibration,
@@ -47,7 +50,10 @@ _SUMMARY = [
 
 
 def build_report(
-    run_dir: str | Path, output_html: str | Path | None = None, criteria: Criteria | None = None
+    run_dir: str | Path,
+    output_html: str | Path | None = None,
+    criteria: Criteria | None = None,
+    examples: int = 1,
 ) -> Checklist:
     """Write the run's HTML report and return its checklist.
 
@@ -55,6 +61,7 @@ def build_report(
         run_dir: A finished run directory.
         output_html: Where to write the page; None: ``RUN/report.html``.
         criteria: Success criteria; None: the defaults of :class:`Criteria`.
+        examples: Highlighted dev texts per class and kind (correct, missed, false alarm); 0: none.
     """
     run_dir = Path(run_dir)
     require_run_dir(run_dir)
@@ -65,7 +72,7 @@ def build_report(
     checklist = evaluate_checklist(metrics, log, criteria, run=run_dir.name)
 
     figures = _figures(run_dir, metrics, log, labels, multi_label)
-    page = _page(run_dir.name, spec, metrics, checklist, figures, labels)
+    page = _page(run_dir.name, spec, metrics, checklist, figures, labels, examples_section(run_dir, examples))
     output = Path(output_html) if output_html is not None else run_dir / REPORT_FILE
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(page, encoding="utf-8")
@@ -114,12 +121,13 @@ def _page(
     checklist: Checklist,
     figures: list[tuple[str, str]],
     labels: list[str],
+    examples: str = "",
 ) -> str:
     esc = html.escape
     task = "multi-label" if spec["multi_label"] else "multi-class"
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>mindscreen report: {esc(name)}</title><style>{_STYLE}</style></head><body>",
+        f"<title>mindscreen report: {esc(name)}</title><style>{_STYLE}{EXPLAINED_STYLE}</style></head><body>",
         f"<h1>mindscreen report: {esc(name)}</h1>",
         f"<p class='note'>{task}, {len(labels)} labels, encoder {esc(str(spec['encoder_source']))}, "
         f"pooling {esc(spec['pooling'])}; best checkpoint at step {metrics.get('best_step')} of "
@@ -137,7 +145,7 @@ def _page(
     for split in ("dev", "test"):
         if split in metrics:
             parts.append(f"<h2>Per class ({split})</h2>{_per_class_table(metrics[split], labels)}")
-    parts.append("</body></html>")
+    parts += [examples, "</body></html>"]
     return "\n".join(parts)
 
 

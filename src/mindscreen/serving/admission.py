@@ -31,6 +31,8 @@ RETRY_AFTER_MAX_S = 3
 QUEUE_WAIT_S = 1.0  # how long a request may wait for a slot before 429
 FULL_PAUSE_S = (0.1, 0.5)  # how long a refusal waits when the waiting room is full
 CLASSIFY = "/v1/classify"
+EXPLAIN = "/v1/explain"
+ADMITTED = frozenset({CLASSIFY, EXPLAIN})  # the routes that run the model
 UNAUTHORIZED = "missing or wrong API key; send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'"
 
 
@@ -156,7 +158,8 @@ class ConcurrencyGuard:
 
 
 class AdmissionMiddleware:
-    """401 without the key, then 429 past the limit, for ``POST /v1/classify`` before its body is read.
+    """401 without the key, then 429 past the limit, for the model's routes (``POST /v1/classify`` and
+    ``/v1/explain``) before their body is read.
 
     The admitted request's :class:`Ticket` goes to the route in ``scope["state"]["admission"]``.
     """
@@ -165,7 +168,7 @@ class AdmissionMiddleware:
         self.app, self.guard, self.api_key = app, guard, api_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != CLASSIFY or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["path"] not in ADMITTED or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         if self.api_key is not None and not key_matches(self.api_key, given_key(Headers(scope=scope))):
             return await send_json(send, 401, UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})

@@ -29,7 +29,7 @@ from mindscreen.serving.audit import AuditLog
 from mindscreen.serving.guards import BodyLimitMiddleware, TimeoutMiddleware
 from mindscreen.serving.metrics import ROUTES, ServiceMetrics
 from mindscreen.serving.routes import router
-from mindscreen.serving.schemas import ClassifyRequest
+from mindscreen.serving.schemas import ClassifyRequest, ExplainRequest
 from mindscreen.serving.settings import ServeSettings
 from mindscreen.serving.startup import start
 from mindscreen.serving.state import ServiceState
@@ -37,7 +37,15 @@ from mindscreen.serving.state import ServiceState
 logger = logging.getLogger("mindscreen.serving")
 # The access log names these methods; any other is logged as OTHER (a method is any token, of any length).
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
-_SAFE_LOC = {"body", "query", "path", "header", "cookie", *ClassifyRequest.model_fields}
+_SAFE_LOC = {
+    "body",
+    "query",
+    "path",
+    "header",
+    "cookie",
+    *ClassifyRequest.model_fields,
+    *ExplainRequest.model_fields,
+}
 
 
 def create_app(settings: ServeSettings, load: Callable[[], Pipeline] | None = None) -> FastAPI:

@@ -13,7 +13,16 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from mindscreen.export.variant import CHECKS, VARIANTS, describe_variant
 from mindscreen.pipeline import Result
 
-ROUTES = ("/v1/classify", "/v1/model", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+ROUTES = (
+    "/v1/classify",
+    "/v1/explain",
+    "/v1/model",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+)
 REASONS = {
     401: "unauthorized",
     413: "too_large",

@@ -5,6 +5,7 @@ string annotation of a dependency alias would not resolve (the endpoint would si
 Endpoints that run the model are plain ``def``, so they run in the worker thread pool.
 """
 
+import importlib.util
 import logging
 import time
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mindscreen import __version__
+from mindscreen.explain import explain
 from mindscreen.export.variant import describe_variant
 from mindscreen.pipeline import Pipeline, Result
 from mindscreen.serving.admission import UNAUTHORIZED, given_key, retry_after
@@ -22,8 +24,11 @@ from mindscreen.serving.schemas import (
     ClassifyRequest,
     ClassifyResponse,
     ErrorBody,
+    ExplainRequest,
+    ExplainResponse,
     ModelInfo,
     Status,
+    TextExplanation,
     TextResult,
 )
 from mindscreen.serving.state import ServiceState
@@ -87,18 +92,7 @@ def classify(
     started = time.monotonic()
     settings = state.settings
     texts = body.all_texts()
-    if len(texts) > settings.max_texts:
-        raise HTTPException(
-            status_code=413,
-            detail=f"the request has {len(texts)} texts; at most {settings.max_texts} per request. Split it",
-        )
-    too_long = [i for i, text in enumerate(texts) if len(text) > settings.max_chars]
-    if too_long:
-        raise HTTPException(
-            status_code=413,
-            detail=f"texts at positions {too_long[:10]} are longer than {settings.max_chars} characters; "
-            "shorten or split them",
-        )
+    _refuse_over_limits(texts, settings.max_texts, settings.max_chars)
     state.metrics.in_flight.inc()
     try:
         ticket = getattr(request.state, "admission", None)
@@ -135,6 +129,64 @@ def _audit(
             "The operator sees this in mindscreen_audit_failures_total",
             headers=retry_after(),
         ) from None
+
+
+@router.post("/v1/explain", response_model=ExplainResponse, responses=ERRORS, tags=["explain"])
+def explain_texts(
+    body: ExplainRequest, request: Request, state: State, _: Authorized, pipeline: Ready
+) -> ExplainResponse:
+    """Which words moved each decision: per text, the decision as classify gives it, a signed score per word
+    (character offsets, Unicode code points) for each predicted label, and the crisis-phrase spans.
+
+    Costs about one prediction per word, so fewer texts are taken than by classify (``max_explain_texts``).
+    Admitted like classify; nothing of it is logged or audited."""
+    started = time.monotonic()
+    settings = state.settings
+    texts = body.all_texts()
+    _refuse_over_limits(texts, settings.max_explain_texts, settings.max_chars)
+    unknown = [i for i, label in enumerate(body.labels or []) if label not in pipeline.labels]
+    if unknown:
+        raise HTTPException(
+            status_code=422,
+            detail=f"labels at positions {unknown[:10]} are not labels of the model; its labels are: "
+            f"{', '.join(pipeline.labels)}",
+        )
+    method = body.method.value if body.method is not None else None
+    if method == "integrated_gradients" and importlib.util.find_spec("captum") is None:
+        raise HTTPException(
+            status_code=422,
+            detail="integrated_gradients needs Captum, which this server lacks (pip install "
+            "'mindscreen[explain]'); ask for occlusion instead",
+        )
+    state.metrics.in_flight.inc()
+    try:
+        ticket = getattr(request.state, "admission", None)
+        with state.guard.model(ticket, settings.timeout_s - (time.monotonic() - started)):
+            found = explain(pipeline, texts, body.labels, method)
+    finally:
+        state.metrics.in_flight.dec()
+    verdict = getattr(request.state, "verdict", None)
+    if verdict is not None and not verdict.settle("delivered"):
+        raise HTTPException(status_code=504, detail="the request ran past its deadline")
+    return ExplainResponse(
+        model_version=pipeline.version, results=[TextExplanation.model_validate(e.to_dict()) for e in found]
+    )
+
+
+def _refuse_over_limits(texts: list[str], max_texts: int, max_chars: int) -> None:
+    """413 for more than ``max_texts`` texts or a text over ``max_chars`` characters (positions only)."""
+    if len(texts) > max_texts:
+        raise HTTPException(
+            status_code=413,
+            detail=f"the request has {len(texts)} texts; at most {max_texts} per request. Split it",
+        )
+    too_long = [i for i, text in enumerate(texts) if len(text) > max_chars]
+    if too_long:
+        raise HTTPException(
+            status_code=413,
+            detail=f"texts at positions {too_long[:10]} are longer than {max_chars} characters; "
+            "shorten or split them",
+        )
 
 
 @router.get("/v1/model", response_model=ModelInfo, responses=ERRORS, tags=["model"])

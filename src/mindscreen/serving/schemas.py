@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from mindscreen.data.texts import has_lone_surrogate
+from mindscreen.explain.methods import METHODS
 from mindscreen.export.variant import CHECKS, VARIANTS
 from mindscreen.pipeline import REVIEW_REASONS, RISK_LEVELS, STAGES
 
@@ -15,6 +16,7 @@ StageName = Enum("StageName", {name: name for name in STAGES}, type=str)  # type
 ReviewReason = Enum("ReviewReason", {name: name for name in REVIEW_REASONS}, type=str)  # type: ignore[misc]
 VariantName = Enum("VariantName", {name: name for name in VARIANTS}, type=str)  # type: ignore[misc]
 CheckResult = Enum("CheckResult", {name: name for name in CHECKS}, type=str)  # type: ignore[misc]
+ExplainMethod = Enum("ExplainMethod", {name: name for name in METHODS}, type=str)  # type: ignore[misc]
 
 
 def _valid_unicode(text: str) -> str:
@@ -76,6 +78,53 @@ class ModelVariant(BaseModel):
     )
     max_abs_diff: float | None = Field(None, description="Largest probability difference to torch.")
     tolerance: float | None = None
+
+
+class ExplainRequest(ClassifyRequest):
+    """``text`` or ``texts`` as for classify, and optionally which labels to explain and how."""
+
+    labels: list[str] | None = Field(
+        None, min_length=1, description="Labels to explain for every text; default: the predicted ones."
+    )
+    method: ExplainMethod | None = Field(
+        None, description="Default occlusion (every model kind); integrated_gradients for trained runs."
+    )
+
+
+class WordAttribution(BaseModel):
+    """One word of the text, by character offsets (Unicode code points), and its signed score."""
+
+    start: int
+    end: int
+    score: float | None = Field(description="Toward the label if positive; null: the model never saw it.")
+    seen: bool
+
+
+class LabelAttribution(BaseModel):
+    label: str
+    probability: float = Field(description="The probability explained, as /v1/classify reports it.")
+    method: str
+    words: list[WordAttribution]
+    note: str | None = Field(None, description="Why another method than the one asked for was used.")
+
+
+class CharacterSpan(BaseModel):
+    start: int
+    end: int
+
+
+class TextExplanation(TextResult):
+    """The decision for one text and what in the text moved it; the text itself is never echoed."""
+
+    explanations: list[LabelAttribution]
+    crisis_phrases: list[CharacterSpan] = Field(
+        description="Crisis-lexicon matches: the lexicon rule's reason."
+    )
+
+
+class ExplainResponse(BaseModel):
+    model_version: str
+    results: list[TextExplanation]
 
 
 class ModelInfo(BaseModel):

@@ -15,6 +15,12 @@ class ServeSettings(StrictModel):
 
     model_path: str | None = Field(None, description="A pipeline, run, ensemble or linear directory.")
     max_texts: int = Field(64, ge=1, le=10_000, description="Texts per request; more: 413.")
+    max_explain_texts: int = Field(
+        8,
+        ge=1,
+        le=10_000,
+        description="Texts per /v1/explain request (each costs many predictions); more: 413.",
+    )
     max_chars: int = Field(MAX_CHARS, ge=1, le=1_000_000, description="Characters per text; more: 413.")
     timeout_s: float = Field(10.0, gt=0, description="Wall time per request; longer: 504.")
     max_concurrency: int = Field(
