@@ -198,6 +198,7 @@ class HeadSpec:
     dropout: float
     max_length: int
     encoder_source: str
+    long_text: str = "truncate"  # runs from before model.long_text read long texts this way
 
 
 def read_head_spec(run_dir: Path) -> HeadSpec:

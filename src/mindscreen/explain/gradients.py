@@ -83,7 +83,7 @@ def word_attributions(
     steps: int = STEPS,
 ) -> np.ndarray:
     """``(L, W)`` word scores: token attributions summed per word; NaN for words the model never saw."""
-    tokens = tokenize(tokenizer, text, model.spec.max_length)
+    tokens = tokenize(tokenizer, text, model.spec.max_length, model.spec.long_text)
     token_scores, _ = integrated_gradients(
         model, tokens, tokenizer.pad_token_id or 0, temperature, targets, steps
     )

@@ -1,6 +1,8 @@
 """Applying an encoder classifier to token ids: what training's evaluation and every predictor share.
 
 - :mod:`~mindscreen.inference.encoding`: tokenising texts, length-sorted batches, padded collation.
+- :mod:`~mindscreen.inference.windows`: the long-text modes: a text as one or more windows, window
+  logits aggregated per text.
 - :mod:`~mindscreen.inference.memory`: CUDA out-of-memory errors and freeing what a failed batch held.
 - :mod:`~mindscreen.inference.forward`: OOM-safe batched forward passes (:func:`predict_logits`).
 
@@ -10,5 +12,25 @@ builds on these pieces.
 
 from mindscreen.inference.encoding import collate, encode_texts, eval_batches
 from mindscreen.inference.forward import autocast, predict_logits
+from mindscreen.inference.windows import (
+    LONG_TEXT_MODES,
+    Windows,
+    aggregate_logits,
+    encode_windows,
+    training_mode,
+    window_positions,
+)
 
-__all__ = ["autocast", "collate", "encode_texts", "eval_batches", "predict_logits"]
+__all__ = [
+    "LONG_TEXT_MODES",
+    "Windows",
+    "aggregate_logits",
+    "autocast",
+    "collate",
+    "encode_texts",
+    "encode_windows",
+    "eval_batches",
+    "predict_logits",
+    "training_mode",
+    "window_positions",
+]
