@@ -1,7 +1,7 @@
 """Which characters of a text a model saw: tokens with their character spans, under the run's long-text mode.
 
 :func:`seen_spans` is the one place that knows which characters survive the cut of a long text: it asks
-:func:`mindscreen.inference.windows.window_positions` (the rule prediction uses) which token positions the
+:func:`mindscreen.long_text.window_positions` (the rule prediction uses) which token positions the
 windows keep (``truncate``: the head; ``head_tail``: the head and the tail; ``chunks``: every window).
 Words outside its spans get no score (``seen: false``); everything else asks it.
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mindscreen.explain.words import Span, words_in
-from mindscreen.inference.windows import window_positions
+from mindscreen.long_text import window_positions
 
 if TYPE_CHECKING:
     from mindscreen.predictors import Predictor

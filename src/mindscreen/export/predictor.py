@@ -20,7 +20,7 @@ import numpy as np
 from mindscreen.contract import FIX, ContractError, check_calibration, check_thresholds, check_tokenizer_dir
 from mindscreen.export.onnx import TOKENIZER_DIR, import_onnxruntime, read_export
 from mindscreen.export.variant import choose_variant
-from mindscreen.inference.windows import Windows, aggregate_logits, cut_windows, full_encodings
+from mindscreen.long_text import Windows, aggregate_logits, cut_windows, full_encodings
 from mindscreen.predictors.protocol import CalibratedPredictor, LoadOptions
 from mindscreen.rundir import read_calibration, read_json, read_model_json, read_thresholds, write_thresholds
 
@@ -158,7 +158,7 @@ class TextEncoder:
 
             fast = Tokenizer.from_file(str(directory / "tokenizer.json"))
             fast.no_padding()
-            fast.no_truncation()  # windows are cut by mindscreen.inference.windows, as for the run
+            fast.no_truncation()  # windows are cut by mindscreen.long_text, as for the run
             pad = config.get("pad_token")
             pad_id = fast.token_to_id(pad) if isinstance(pad, str) else None
 
@@ -175,7 +175,7 @@ class TextEncoder:
         return cls(partial(full_encodings, slow), slow.pad_token_id or 0, slow, max_length, long_text)
 
     def windows(self, texts: list[str]) -> Windows:
-        """The windows of ``texts`` (:func:`mindscreen.inference.windows.window_positions`)."""
+        """The windows of ``texts`` (:func:`mindscreen.long_text.window_positions`)."""
         if not texts:
             return Windows([], np.zeros(0, dtype=np.int64), 0)
         ids, special = self._encode(texts)

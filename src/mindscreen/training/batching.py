@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from mindscreen.data import Split
-from mindscreen.inference.windows import Windows, encode_windows
+from mindscreen.inference.encoding import encode_windows
+from mindscreen.long_text import Windows
 
 # How many batches one length-sorted chunk spans: large enough to group lengths well,
 # small enough that batch order stays random.

@@ -20,7 +20,7 @@ from mindscreen.inference import (
     predict_logits,
     window_positions,
 )
-from mindscreen.inference.windows import HEAD_SHARE, MAX_WINDOWS, full_encodings
+from mindscreen.long_text import HEAD_SHARE, MAX_WINDOWS, full_encodings
 from mindscreen.predictors import load_predictor
 
 from .conftest import demo_texts, tiny_config
@@ -181,3 +181,12 @@ def test_training_with_chunks_trains_on_one_window_and_scores_all(
     dev = demo_texts()[:30]
     assert len(encode_windows(run.tokenizer, dev, 16, "chunks").ids) > len(dev)  # the setting bites
     assert run.predict_proba(dev).shape == (30, len(run.labels))
+
+
+def test_a_chunks_run_is_explained_by_occlusion_with_a_note(trained_run: Path, tmp_path: Path) -> None:
+    from mindscreen.explain import explain
+
+    run = load_predictor(with_mode(trained_run, tmp_path / "chunks", "chunks"))
+    (found,) = explain(run, [LONG], method="integrated_gradients")
+    assert found.labels[0].method == "occlusion" and "one window" in (found.labels[0].note or "")
+    assert all(word.score is not None for word in found.labels[0].words)  # every word is read

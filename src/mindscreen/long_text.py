@@ -8,8 +8,9 @@
   Training reads one ``head_tail`` window per text (:func:`training_mode`); see docs/training-guide.md.
 
 A text that fits in one window reads the same under every mode. :func:`window_positions` is the one
-rule: it picks, from a text's full token sequence, the positions each window keeps. Prediction (runs and
-ONNX exports) and explanation (:mod:`mindscreen.explain.seen`) all cut through it.
+rule: it picks, from a text's full token sequence, the positions each window keeps. Training and runs
+(:func:`mindscreen.inference.encode_windows`), ONNX exports and explanation (:mod:`mindscreen.explain.seen`)
+all cut through it. Neither torch nor transformers is imported here: the ONNX path needs neither.
 
 Shapes: ``N`` texts, ``W`` windows, ``C`` classes.
 """
@@ -20,8 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from mindscreen.inference.encoding import encode_texts
 
 LONG_TEXT_MODES = ("truncate", "head_tail", "chunks")
 HEAD_SHARE = 0.25  # Sun et al.'s 128 of 510 content tokens
@@ -96,15 +95,6 @@ def cut_windows(ids: list[list[int]], special: list[list[bool]], max_length: int
             rows.append([row[p] for p in positions])
             owner.append(i)
     return Windows(rows, np.asarray(owner, dtype=np.int64), len(ids))
-
-
-def encode_windows(tokenizer: Any, texts: list[str], max_length: int, mode: str = "truncate") -> Windows:
-    """Token-id windows of ``texts`` under ``mode``; ``truncate`` is exactly :func:`encode_texts`."""
-    if mode == "truncate":
-        return Windows(encode_texts(tokenizer, texts, max_length), np.arange(len(texts)), len(texts))
-    if not texts:
-        return Windows([], np.zeros(0, dtype=np.int64), 0)
-    return cut_windows(*full_encodings(tokenizer, texts), max_length, mode)
 
 
 def aggregate_logits(logits: np.ndarray, windows: Windows, multi_label: bool) -> np.ndarray:
