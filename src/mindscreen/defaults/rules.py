@@ -38,8 +38,9 @@ LENGTH_PERCENTILE = "p95"  # keep at least 95% of training texts whole
 # BERT-family encoders; beyond it the long-text mode is the better answer.
 LENGTH_CAP = 512
 # Share of training texts past max_length above which the log says so and names the other modes.
-# head_tail (Sun et al. 2019) did not beat truncation where this project measured it (dreaddit and
-# depression_reddit at 128 tokens, BENCHMARKS.md "Long posts"), so the rule does not switch to it.
+# head_tail (Sun et al. 2019) did not beat truncation consistently where this project measured it
+# (dreaddit and depression_reddit at 128 tokens: the order flipped with the seed, BENCHMARKS.md
+# "Long posts"), so the rule does not switch to it.
 LONG_TEXT_SHARE = 0.10
 EXAMPLES_PER_RUN = 10_000  # a run shows the model at least about this many examples...
 EPOCH_RANGE = (3, 10)  # ...in 3 to 10 passes over the training data
@@ -104,8 +105,8 @@ def long_text_from_lengths(profile: DataProfile, config: RunConfig) -> Choice:
             LONG_TEXT,
             "truncate",
             f"{share:.0%} of training texts exceed {length} tokens (over {LONG_TEXT_SHARE:.0%}) and are cut "
-            "to their start; head_tail and chunks did not beat that on the public Reddit sets, but set "
-            "model.long_text=head_tail if your texts end with what they are about",
+            "to their start; head_tail and chunks did not beat that consistently on the public Reddit sets; "
+            "set model.long_text=head_tail if your texts end with what they are about",
         )
     return Choice(
         LONG_TEXT,
