@@ -190,3 +190,18 @@ def test_a_chunks_run_is_explained_by_occlusion_with_a_note(trained_run: Path, t
     (found,) = explain(run, [LONG], method="integrated_gradients")
     assert found.labels[0].method == "occlusion" and "one window" in (found.labels[0].note or "")
     assert all(word.score is not None for word in found.labels[0].words)  # every word is read
+
+
+def test_an_ensemble_and_a_pipeline_read_a_chunks_run_as_it_does(trained_run: Path, tmp_path: Path) -> None:
+    from mindscreen.ensemble import build_ensemble, validate_spec
+    from mindscreen.pipeline import load_pipeline
+
+    run_dir = with_mode(trained_run, tmp_path / "chunks", "chunks")
+    members = [{"run": str(run_dir), "name": "a"}, {"run": str(run_dir), "name": "b"}]
+    spec = {"output_dir": str(tmp_path / "twins"), "data": {"dir": "demo"}, "members": members}
+    spec["combine"] = {"calibrate": False}
+    ensemble = build_ensemble(validate_spec(spec), progress=False).ensemble
+    run, texts = load_predictor(run_dir), [*SHORT, LONG]
+    np.testing.assert_allclose(ensemble.predict_proba(texts), run.predict_proba(texts), atol=1e-5)
+    (result,) = load_pipeline(run_dir).classify([LONG])
+    assert result.probabilities.keys() == set(run.labels)
