@@ -119,6 +119,14 @@ def test_a_run_without_the_key_reads_long_texts_by_truncation(trained_run: Path,
     )
 
 
+def test_a_run_with_an_unknown_mode_is_refused_naming_the_file(trained_run: Path, tmp_path: Path) -> None:
+    from mindscreen.contract import ContractError
+
+    broken = with_mode(trained_run, tmp_path / "broken", "middle")
+    with pytest.raises(ContractError, match=r"model\.json has long_text 'middle', not one of truncate"):
+        load_predictor(broken)
+
+
 def test_chunks_predicts_the_aggregate_of_its_windows(trained_run: Path, tmp_path: Path) -> None:
     run = load_predictor(with_mode(trained_run, tmp_path / "chunks", "chunks"))
     texts = [*SHORT, LONG]
@@ -163,6 +171,7 @@ def test_an_onnx_export_reads_long_texts_as_its_run(trained_run: Path, tmp_path:
     texts = [*SHORT, LONG, " ".join(demo_texts()[:8])]
     check = check_export(run_dir, export, texts, save=False)
     assert check["passed"] and check["fp32"]["max_abs_diff"] <= 1e-4
+    assert json.loads((export / "model.json").read_text())["long_text"] == mode  # the export keeps it
     onnx, run = load_predictor(export), load_predictor(run_dir)
     assert onnx.tokenizer.windows(texts).ids == encode_windows(run.tokenizer, texts, 48, mode).ids
     words = segment(LONG)
