@@ -78,6 +78,34 @@ def test_max_length_never_exceeds_what_the_encoder_takes() -> None:
     assert choice.value == 128 and "encoder's limit" in choice.reason
 
 
+def test_short_texts_are_truncated_and_the_reason_gives_the_share_cut() -> None:
+    choice = R.long_text_from_lengths(synthetic_profile(), RunConfig())
+    assert choice.value == "truncate" and "0% of training texts exceed 128 tokens" in choice.reason
+
+
+def test_many_texts_past_the_chosen_length_are_reported_with_the_other_modes() -> None:
+    lengths = np.full(2000, 60)
+    lengths[:300] = 900  # 15% past the cost cap of 512
+    config = validate_config({"model": {"max_length": 512}})
+    choice = R.long_text_from_lengths(synthetic_profile(lengths=lengths), config)
+    assert choice.value == "truncate" and "15% of training texts exceed 512" in choice.reason
+    assert "model.long_text=head_tail" in choice.reason
+    assert chosen(synthetic_profile(lengths=lengths))[R.LONG_TEXT] == "truncate"
+
+
+def test_the_long_text_rule_reads_the_users_max_length_and_keeps_the_users_mode() -> None:
+    profile = synthetic_profile(lengths=long_tail(2000, 200) + np.arange(2000) % 2 * 80)  # 53% past 128
+    config = validate_config({"model": {"max_length": 128}})
+    resolved, decisions = apply_rules(config, profile)
+    (decision,) = [d for d in decisions if d.key == R.LONG_TEXT]
+    assert decision.applied and "exceed 128 tokens" in decision.reason and "53%" in decision.reason
+    mine = validate_config({"model": {"max_length": 128, "long_text": "head_tail"}})
+    resolved, decisions = apply_rules(mine, profile)
+    (decision,) = [d for d in decisions if d.key == R.LONG_TEXT]
+    assert resolved.model.long_text == "head_tail"
+    assert not decision.applied and decision.suggested == "truncate"
+
+
 def test_small_sets_train_more_epochs_large_sets_the_floor_of_three() -> None:
     assert chosen(synthetic_profile(rows=500, counts=(250, 250)))[R.EPOCHS] == 10
     assert chosen(synthetic_profile(rows=2500, counts=(1250, 1250)))[R.EPOCHS] == 4

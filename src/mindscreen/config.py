@@ -108,7 +108,12 @@ class ModelConfig(StrictModel):
         None, gt=0, description="Width inside each residual block; default: encoder width."
     )
     dropout: float = Field(0.1, ge=0, lt=1)
-    max_length: int = Field(128, gt=0, description="Tokens kept per text (the rest is cut).")
+    max_length: int = Field(128, gt=0, description="Tokens per window, special tokens included.")
+    long_text: Literal["truncate", "head_tail", "chunks"] = Field(
+        "truncate",
+        description="A text longer than max_length: 'truncate' (keep the first tokens), 'head_tail' (the "
+        "first quarter and the last three quarters) or 'chunks' (overlapping windows, outputs aggregated).",
+    )
 
     @field_validator("pooling")
     @classmethod

@@ -145,6 +145,7 @@ def build_model(
         dropout=cfg.dropout,
         max_length=min(cfg.max_length, tokenizer_limit(tokenizer)),
         encoder_source=cfg.encoder,
+        long_text=cfg.long_text,
     )
     return Classifier(encoder, spec), tokenizer
 

@@ -43,6 +43,7 @@ from mindscreen.contract import (
     read_json_file,
     safetensors_shapes,
 )
+from mindscreen.long_text import LONG_TEXT_MODES
 
 CONFIG_FILE = "config.yaml"
 THRESHOLDS_FILE = "thresholds.json"
@@ -198,6 +199,7 @@ class HeadSpec:
     dropout: float
     max_length: int
     encoder_source: str
+    long_text: str = "truncate"  # runs from before model.long_text read long texts this way
 
 
 def read_head_spec(run_dir: Path) -> HeadSpec:
@@ -222,6 +224,9 @@ def read_model_json(path: Path) -> dict[str, Any]:
     if unknown:
         raise ContractError(f"{path} has keys this mindscreen does not know ({unknown}); upgrade mindscreen")
     check_labels(path, spec["labels"])
+    mode = spec.get("long_text", "truncate")
+    if mode not in LONG_TEXT_MODES:
+        raise ContractError(f"{path} has long_text {mode!r}, not one of {', '.join(LONG_TEXT_MODES)}; {FIX}")
     return spec
 
 

@@ -23,7 +23,7 @@ from mindscreen.explain.words import Span
 def attention_scores(predictor: Any, text: str, words: list[Span]) -> np.ndarray:
     """``(W,)`` last-layer attention received per word of a trained run's text; NaN for unseen words."""
     model, tokenizer = predictor.model, predictor.tokenizer
-    tokens = tokenize(tokenizer, text, model.spec.max_length)
+    tokens = tokenize(tokenizer, text, model.spec.max_length, model.spec.long_text)
     device = next(model.parameters()).device
     ids = torch.tensor([tokens.ids], device=device)  # (1, T)
     encoder = model.encoder

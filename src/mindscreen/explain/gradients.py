@@ -9,8 +9,9 @@ error (returned as ``delta``).
 
 An ensemble that averages its members' probabilities (``weighted`` or ``average``) and has only trained
 runs as members is explained exactly as the same weighted sum of its members' attributions, each with
-the ensemble's temperature for that member. Any other ensemble (stacking, a TF-IDF or ONNX member), and
-every other kind, has no gradient path (:func:`gradient_path` returns None) and is explained by occlusion.
+the ensemble's temperature for that member. A run reading long texts in chunks (``model.long_text``),
+any other ensemble (stacking, a TF-IDF or ONNX member, a chunks run), and every other kind, has no
+gradient path (:func:`gradient_path` returns None) and is explained by occlusion.
 
 Shapes: ``L`` explained labels, ``T`` tokens, ``H`` embedding width, ``W`` words, ``C`` classes.
 """
@@ -83,7 +84,7 @@ def word_attributions(
     steps: int = STEPS,
 ) -> np.ndarray:
     """``(L, W)`` word scores: token attributions summed per word; NaN for words the model never saw."""
-    tokens = tokenize(tokenizer, text, model.spec.max_length)
+    tokens = tokenize(tokenizer, text, model.spec.max_length, model.spec.long_text)
     token_scores, _ = integrated_gradients(
         model, tokens, tokenizer.pad_token_id or 0, temperature, targets, steps
     )
@@ -95,14 +96,21 @@ def gradient_path(predictor: Predictor) -> list[tuple[Any, np.ndarray, float]] |
     explain its probabilities exactly; None when there is no such path (see the module docstring)."""
     kind = getattr(predictor, "kind", "")
     if kind == "run":
+        if _reads_windows(predictor):
+            return None
         return [(predictor, np.asarray(predictor.temperature), 1.0)]  # type: ignore[attr-defined]
     members = getattr(predictor, "members", None)
     if kind != "ensemble" or getattr(predictor, "method", None) not in ("weighted", "average"):
         return None
-    if members is None or any(member.kind != "run" for member in members):
+    if members is None or any(member.kind != "run" or _reads_windows(member.predictor) for member in members):
         return None
     weights = np.asarray(predictor.weights, dtype=np.float64)  # type: ignore[attr-defined]
     return [(m.predictor, np.array([m.temperature]), float(w)) for m, w in zip(members, weights, strict=True)]
+
+
+def _reads_windows(run: Any) -> bool:
+    """A run under ``model.long_text=chunks``: a long text is several inputs whose logits are averaged."""
+    return bool(run.model.spec.long_text == "chunks")
 
 
 def gradient_scores(

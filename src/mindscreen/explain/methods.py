@@ -80,7 +80,8 @@ def score_words(
         kind = getattr(predictor, "kind", type(predictor).__name__)
         note = (
             f"integrated_gradients needs a gradient path through the model, and this {kind} model has "
-            "none (only trained runs, and ensembles averaging trained runs, do); occlusion was used"
+            "none (only trained runs reading one window per text, and ensembles averaging them, do); "
+            "occlusion was used"
         )
     occluded = occlusion(predictor, texts, words, seen)
     return [

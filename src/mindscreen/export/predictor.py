@@ -11,6 +11,7 @@ Shapes: ``N`` texts, ``B`` batch, ``T`` tokens, ``C`` classes.
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +20,7 @@ import numpy as np
 from mindscreen.contract import FIX, ContractError, check_calibration, check_thresholds, check_tokenizer_dir
 from mindscreen.export.onnx import TOKENIZER_DIR, import_onnxruntime, read_export
 from mindscreen.export.variant import choose_variant
+from mindscreen.long_text import Windows, aggregate_logits, cut_windows, full_encodings
 from mindscreen.predictors.protocol import CalibratedPredictor, LoadOptions
 from mindscreen.rundir import read_calibration, read_json, read_model_json, read_thresholds, write_thresholds
 
@@ -79,7 +81,9 @@ class OnnxPredictor(CalibratedPredictor):
         labels = spec["labels"]
         predictor = cls(
             session,
-            TextEncoder.load(directory / TOKENIZER_DIR, int(spec["max_length"])),
+            TextEncoder.load(
+                directory / TOKENIZER_DIR, int(spec["max_length"]), spec.get("long_text", "truncate")
+            ),
             labels,
             bool(spec["multi_label"]),
             int(spec["max_length"]),
@@ -101,10 +105,12 @@ class OnnxPredictor(CalibratedPredictor):
         return self._multi_label
 
     def predict_logits(self, texts: list[str]) -> np.ndarray:
-        """Raw logits ``(N, C)`` in input order, batching texts of similar length together."""
+        """Raw logits ``(N, C)`` in input order, batching texts of similar length together; a long text's
+        windows (the run's ``long_text``) are aggregated to one row, as the run does."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        ids = self.tokenizer.encode(list(texts))
+        windows = self.tokenizer.windows(list(texts))  # one per text, more under long_text=chunks
+        ids = windows.ids
         pad = self.tokenizer.pad_id
         order = np.argsort(-np.array([len(row) for row in ids]), kind="stable")
         out = np.empty((len(ids), len(self.labels)), dtype=np.float32)
@@ -116,7 +122,7 @@ class OnnxPredictor(CalibratedPredictor):
             for row, i in enumerate(chosen):
                 input_ids[row, : len(ids[i])], mask[row, : len(ids[i])] = ids[i], 1
             out[chosen] = self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": mask})[0]
-        return out
+        return aggregate_logits(out, windows, self.multi_label)
 
     def save(self, directory: str | Path) -> None:
         """Copy the export into ``directory`` (with this predictor's thresholds): an export ``from_dir``
@@ -130,14 +136,17 @@ class OnnxPredictor(CalibratedPredictor):
 
 
 class TextEncoder:
-    """Token ids with special tokens, truncated to ``max_length``, as the run's tokenizer makes them."""
+    """Token-id windows with special tokens, cut under the run's long-text mode as the run cuts them."""
 
-    def __init__(self, encode: Any, pad_id: int, backend: Any = None) -> None:
-        self._encode, self.pad_id = encode, pad_id
+    def __init__(
+        self, encode: Any, pad_id: int, backend: Any = None, max_length: int = 0, long_text: str = "truncate"
+    ) -> None:
+        self._encode, self.pad_id = encode, pad_id  # encode: texts -> (full ids, special-token masks)
         self.backend = backend  # the tokenizer itself, for character offsets (mindscreen.explain)
+        self.max_length, self.long_text = max_length, long_text
 
     @classmethod
-    def load(cls, directory: Path, max_length: int) -> TextEncoder:
+    def load(cls, directory: Path, max_length: int, long_text: str = "truncate") -> TextEncoder:
         """``tokenizer.json`` through the ``tokenizers`` library, else transformers' AutoTokenizer."""
         config = (
             read_json(directory / "tokenizer_config.json")
@@ -149,21 +158,32 @@ class TextEncoder:
 
             fast = Tokenizer.from_file(str(directory / "tokenizer.json"))
             fast.no_padding()
-            fast.enable_truncation(max_length=max_length)
+            fast.no_truncation()  # windows are cut by mindscreen.long_text, as for the run
             pad = config.get("pad_token")
             pad_id = fast.token_to_id(pad) if isinstance(pad, str) else None
-            return cls(lambda texts: [e.ids for e in fast.encode_batch(texts)], pad_id or 0, fast)
+
+            def encode(texts: list[str]) -> tuple[list[list[int]], list[list[bool]]]:
+                encodings = fast.encode_batch(texts)
+                return [e.ids for e in encodings], [
+                    [bool(s) for s in e.special_tokens_mask] for e in encodings
+                ]
+
+            return cls(encode, pad_id or 0, fast, max_length, long_text)
         from transformers import AutoTokenizer
 
         slow = AutoTokenizer.from_pretrained(directory)
-        return cls(
-            lambda texts: slow(texts, truncation=True, max_length=max_length)["input_ids"],
-            slow.pad_token_id or 0,
-            slow,
-        )
+        return cls(partial(full_encodings, slow), slow.pad_token_id or 0, slow, max_length, long_text)
+
+    def windows(self, texts: list[str]) -> Windows:
+        """The windows of ``texts`` (:func:`mindscreen.long_text.window_positions`)."""
+        if not texts:
+            return Windows([], np.zeros(0, dtype=np.int64), 0)
+        ids, special = self._encode(texts)
+        return cut_windows(ids, special, self.max_length, self.long_text)
 
     def encode(self, texts: list[str]) -> list[list[int]]:
-        return [list(ids) for ids in self._encode(texts)] if texts else []
+        """One window per text: the ids of a ``truncate`` or ``head_tail`` run (``chunks``: see windows)."""
+        return self.windows(texts).ids
 
 
 def _verify(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -1,6 +1,7 @@
 """Tokenising once, then batching with dynamic padding.
 
-Texts are tokenised up front without padding; each batch is padded only to its own longest text.
+Texts are tokenised up front without padding, a long one cut under ``model.long_text``
+(:func:`encode_windows`, :mod:`mindscreen.long_text`); each batch is padded only to its own longest text.
 Evaluation and prediction run texts longest first (:func:`eval_batches`), so batches hold texts of
 similar length and little compute goes to padding.
 
@@ -14,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from mindscreen.long_text import Windows, cut_windows, full_encodings
+
 
 def encode_texts(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
     """Token ids per text, truncated to ``max_length`` and with special tokens."""
@@ -21,6 +24,16 @@ def encode_texts(tokenizer: Any, texts: list[str], max_length: int) -> list[list
         return []
     encoded = tokenizer(texts, truncation=True, max_length=max_length, add_special_tokens=True)
     return [list(ids) for ids in encoded["input_ids"]]
+
+
+def encode_windows(tokenizer: Any, texts: list[str], max_length: int, mode: str = "truncate") -> Windows:
+    """Token-id windows of ``texts`` under ``mode``; ``truncate`` is exactly :func:`encode_texts`."""
+    if mode == "truncate":
+        return Windows(encode_texts(tokenizer, texts, max_length), np.arange(len(texts)), len(texts))
+    if not texts:
+        return Windows([], np.zeros(0, dtype=np.int64), 0)
+    ids, special = full_encodings(tokenizer, texts)
+    return cut_windows(ids, special, max_length, mode)
 
 
 def eval_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:

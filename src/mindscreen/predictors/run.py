@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from mindscreen.inference import encode_texts, predict_logits
+from mindscreen.inference import aggregate_logits, encode_windows, predict_logits
 from mindscreen.modeling import Classifier, load_model, save_model
 from mindscreen.predictors.protocol import CalibratedPredictor, LoadOptions
 from mindscreen.rundir import (
@@ -67,11 +67,14 @@ class RunPredictor(CalibratedPredictor):
         return self.model.spec.multi_label
 
     def predict_logits(self, texts: list[str]) -> np.ndarray:
-        """Raw logits ``(N, C)`` in input order (before the temperature), texts batched by length."""
-        ids = encode_texts(self.tokenizer, list(texts), self.model.spec.max_length)
-        if not ids:
+        """Raw logits ``(N, C)`` in input order (before the temperature), texts batched by length; a long
+        text's windows (``model.long_text``) are aggregated to one row."""
+        spec = self.model.spec
+        windows = encode_windows(self.tokenizer, list(texts), spec.max_length, spec.long_text)
+        if not windows.ids:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return predict_logits(self.model, ids, self.tokenizer.pad_token_id or 0, self.batch_size)
+        logits = predict_logits(self.model, windows.ids, self.tokenizer.pad_token_id or 0, self.batch_size)
+        return aggregate_logits(logits, windows, spec.multi_label)
 
     def save(self, directory: str | Path) -> None:
         """Write the model files, thresholds.json and calibration.json: a directory ``from_dir`` loads."""

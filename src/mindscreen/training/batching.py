@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from mindscreen.data import Split
-from mindscreen.inference.encoding import encode_texts
+from mindscreen.inference.encoding import encode_windows
+from mindscreen.long_text import Windows
 
 # How many batches one length-sorted chunk spans: large enough to group lengths well,
 # small enough that batch order stays random.
@@ -22,19 +23,21 @@ GROUP_CHUNK_BATCHES = 50
 
 @dataclass
 class Encoded:
-    """A split as token ids, ready to batch."""
+    """A split as token ids, ready to batch: one row per text, or per window under ``chunks``."""
 
     ids: list[list[int]]
     labels: np.ndarray  # (N, C)
+    windows: Windows | None = None  # which text each row of ids belongs to (None: one row per text)
 
     @property
     def lengths(self) -> np.ndarray:
         return np.array([len(row) for row in self.ids])
 
 
-def encode_split(tokenizer: Any, split: Split, max_length: int) -> Encoded:
-    """A split's texts as token ids, with its labels."""
-    return Encoded(encode_texts(tokenizer, split.texts, max_length), split.labels)
+def encode_split(tokenizer: Any, split: Split, max_length: int, long_text: str = "truncate") -> Encoded:
+    """A split's texts as token ids under the long-text mode ``long_text``, with its labels."""
+    windows = encode_windows(tokenizer, split.texts, max_length, long_text)
+    return Encoded(windows.ids, split.labels, windows)
 
 
 def train_batches(

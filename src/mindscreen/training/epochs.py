@@ -15,7 +15,7 @@ import numpy as np
 from mindscreen.augmentation import AUGMENT_STREAM, augment_texts, eligible_examples, load_synonyms
 from mindscreen.config import RunConfig
 from mindscreen.data import Split
-from mindscreen.inference import encode_texts
+from mindscreen.inference import encode_windows, training_mode
 from mindscreen.sampling import build_sample_weights, sample_epoch
 from mindscreen.training.batching import Encoded, train_batches
 
@@ -43,6 +43,7 @@ class EpochPlanner:
     ) -> None:
         self.train, self.encoded, self.tokenizer, self.max_length = train, encoded, tokenizer, max_length
         self.tcfg, self.augment = config.train, config.augment
+        self.long_text = training_mode(config.model.long_text)
         self.probabilities = (
             build_sample_weights(
                 train.labels, self.tcfg.sampling_power, multi_label, self.tcfg.sampling_multi_label
@@ -73,7 +74,9 @@ class EpochPlanner:
         rng = np.random.default_rng([self.tcfg.seed, epoch, AUGMENT_STREAM])
         texts, changed = augment_texts(self.train.texts, self.eligible, self.augment, self.synonyms, rng)
         ids = list(self.encoded.ids)
-        fresh = encode_texts(self.tokenizer, [texts[i] for i in changed], self.max_length)
+        fresh = encode_windows(
+            self.tokenizer, [texts[i] for i in changed], self.max_length, self.long_text
+        ).ids
         for i, row in zip(changed, fresh, strict=True):
             ids[i] = row
         return ids

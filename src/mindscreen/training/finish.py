@@ -19,7 +19,7 @@ import torch
 from mindscreen.calibration import fit_temperature
 from mindscreen.config import RunConfig
 from mindscreen.data import Splits
-from mindscreen.inference import predict_logits
+from mindscreen.inference import aggregate_logits, encode_windows, predict_logits
 from mindscreen.metrics import compute_metrics, expected_calibration_error
 from mindscreen.modeling import load_model
 from mindscreen.probabilities import apply_temperature, to_probabilities
@@ -30,7 +30,6 @@ from mindscreen.thresholds import (
     fit_thresholds_checked,
     threshold_summary,
 )
-from mindscreen.training.batching import encode_split
 from mindscreen.training.checkpoint import TrainState
 
 
@@ -53,9 +52,10 @@ def finish_run(
     raw: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for split in (splits.dev, splits.test):
         if split is not None:
-            encoded = encode_split(tokenizer, split, model.spec.max_length)
+            windows = encode_windows(tokenizer, split.texts, model.spec.max_length, model.spec.long_text)
             pad_id = tokenizer.pad_token_id or 0
-            logits = predict_logits(model, encoded.ids, pad_id, config.train.eval_batch_size, amp_dtype)
+            logits = predict_logits(model, windows.ids, pad_id, config.train.eval_batch_size, amp_dtype)
+            logits = aggregate_logits(logits, windows, multi_label)
             write_predictions(run_dir, split.name, logits, split.labels)
             raw[split.name] = (split.labels, logits)
 

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from mindscreen.config import RunConfig, TrainConfig, dump_config
 from mindscreen.data import Splits, load_splits
 from mindscreen.defaults import resolve_from_data
-from mindscreen.inference import predict_logits
+from mindscreen.inference import aggregate_logits, predict_logits, training_mode
 from mindscreen.losses import build_loss
 from mindscreen.metrics import compute_metrics, primary_metric
 from mindscreen.modeling import Classifier, build_model, load_tokenizer, save_model
@@ -124,11 +124,13 @@ def train(
     device, amp_dtype = _pick_device(tcfg, world)
     model.to(device)
     max_length = model.spec.max_length
-    train_set, dev_set = (encode_split(tokenizer, s, max_length) for s in (splits.train, splits.dev))
+    long_text = model.spec.long_text
+    train_set = encode_split(tokenizer, splits.train, max_length, training_mode(long_text))
+    dev_set = encode_split(tokenizer, splits.dev, max_length, long_text)
     logger.info(
         "training on %d texts, validating on %d; %d labels (%s) on %s",
         len(train_set.ids),
-        len(dev_set.ids),
+        len(dev_set.labels),
         len(splits.label_names),
         "multi-label" if splits.multi_label else "multi-class",
         device,
@@ -260,6 +262,8 @@ class EvalContext:
         """Loss and metrics (default thresholds) of the current model on ``data``."""
         pad_id = self.tokenizer.pad_token_id or 0
         logits = predict_logits(self.model, data.ids, pad_id, self.tcfg.eval_batch_size, self.amp_dtype)
+        if data.windows is not None:  # a long text's windows (model.long_text=chunks) to one row
+            logits = aggregate_logits(logits, data.windows, self.splits.multi_label)
         loss = float(self.loss_fn(torch.from_numpy(logits), torch.from_numpy(data.labels)))
         probs = to_probabilities(logits, self.splits.multi_label)
         return loss, compute_metrics(data.labels, probs, self.splits.label_names, self.splits.multi_label)
