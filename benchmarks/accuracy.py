@@ -53,7 +53,7 @@ NO_RULES = "defaults_from_data=false"
 # max length 128, lr 5e-5, 3-4 epochs; goemotions: the better of two runs at threshold 0.5).
 TRAINER_REFERENCE = {"goemotions": 0.080, "dreaddit": 0.787, "sad": 0.648, "depression_reddit": 0.802}
 SETTINGS = ("model.max_length", "train.lr", "train.epochs", "train.eval_every", "train.patience")
-SETTINGS += ("train.loss.class_weights", "train.batch_size")
+SETTINGS += ("train.loss.class_weights", "train.batch_size", "model.long_text")
 
 
 def recipe_config(recipe: str, data_dir: Path, out: Path, epochs: float, overrides: list[str]) -> RunConfig:
@@ -110,8 +110,10 @@ def run_recipe(config: RunConfig) -> dict[str, Any]:
 def resolved_settings(config: RunConfig) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key in SETTINGS:
-        section, name = key.split(".")
-        values[key] = getattr(getattr(config, section), name)
+        value: Any = config
+        for part in key.split("."):
+            value = getattr(value, part)
+        values[key] = value
     return values
 
 

@@ -1,8 +1,10 @@
 """What a text may be: valid Unicode, and no longer than a character limit where texts are cut.
 
 The limit protects batch commands from a single huge row (tokenising 50 MB of text takes minutes
-and gigabytes, and the model reads only its first ``model.max_length`` tokens anyway). The service
-uses the same number as its default ``max_chars``, where a longer text is refused instead of cut.
+and gigabytes, and the model reads at most ``model.max_length`` tokens per window anyway: the
+first ones under ``truncate``, the head and tail of the *cut* text under ``head_tail``, at most 16
+windows under ``chunks``). The service uses the same number as its default ``max_chars``, where a
+longer text is refused instead of cut.
 """
 
 from __future__ import annotations
