@@ -185,11 +185,23 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--output", help="Folder for audit.json and audit.html (default: <DATA>-audit).")
     audit.add_argument("--strict", action="store_true", help="Exit 1 on leakage or conflicting duplicates.")
 
-    export = sub.add_parser("export", help="Export a run to ONNX (fp32, optionally int8) and check it.")
+    export = sub.add_parser(
+        "export", help="Export a run to ONNX (fp32, optionally int8, checked) or to a transformers folder."
+    )
     export.add_argument("run", help="Run directory written by train.")
-    export.add_argument("--output", help="Export directory (default: <run>-onnx beside the run).")
+    export.add_argument(
+        "--format",
+        choices=["onnx", "transformers"],
+        default="onnx",
+        help="onnx (default) for mindscreen serve; transformers: a folder AutoModelForSequenceClassification "
+        "and pipeline() load with trust_remote_code=True.",
+    )
+    export.add_argument("--output", help="Export directory (default: <run>-onnx or <run>-transformers).")
     export.add_argument("--int8", action="store_true", help="Also write a dynamically quantised int8 model.")
     export.add_argument("--overwrite", action="store_true", help="Replace an existing export directory.")
+
+    card = sub.add_parser("card", help="Write (or rewrite) the model card README.md of a model directory.")
+    card.add_argument("path", metavar="RUN_OR_PIPELINE", help="Run, ensemble or pipeline directory.")
     return parser
 
 
@@ -546,6 +558,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.format == "transformers":
+        if args.int8:
+            raise ValueError("--int8 applies to --format onnx only; drop it for --format transformers")
+        from mindscreen.export.hf import export_transformers
+
+        print(f"exported to {export_transformers(args.run, args.output, overwrite=args.overwrite)}")
+        return 0
     from mindscreen.extras import require_extras
 
     require_extras("mindscreen export", "onnx", "onnxruntime", "onnxscript")
@@ -566,6 +585,13 @@ def _export(args: argparse.Namespace) -> int:
                 f"{row['label_mismatch_share']:.1%} of {check['num_texts']} dev texts"
             )
     return 0 if check["passed"] else 1
+
+
+def _card(args: argparse.Namespace) -> int:
+    from mindscreen.card import write_card
+
+    print(f"wrote {write_card(args.path)}")
+    return 0
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -601,6 +627,7 @@ COMMANDS = {
     "serve": _serve,
     "export": _export,
     "audit": _audit,
+    "card": _card,
 }
 
 if __name__ == "__main__":
