@@ -16,8 +16,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from mindscreen.cli import main
 from mindscreen.config import ModelConfig
-from mindscreen.export import export_transformers
-from mindscreen.export.hf import REMOTE_FILE
+from mindscreen.export.hf import REMOTE_FILE, export_transformers
 from mindscreen.modeling import build_model, save_model
 from mindscreen.pooling import POOLER_NAMES
 from mindscreen.predictors import load_predictor

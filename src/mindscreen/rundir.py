@@ -19,6 +19,7 @@
       README.md            the model card (Hugging Face layout, generated from the files above; no texts)
       checkpoints/last/    only while training runs: what --resume continues from
       report.html          optional, written by ``mindscreen report`` (not part of the contract)
+      tensorboard/         optional, event files when ``train.tracking`` names tensorboard (not part of it)
 """
 
 from __future__ import annotations
