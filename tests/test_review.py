@@ -15,7 +15,7 @@ from mindscreen.config import DataConfig
 from mindscreen.data import resolve_data_dir
 from mindscreen.data.labels import read_label_lists
 from mindscreen.data.readers import read_table
-from mindscreen.review import FROM_NAME, TO_NAME, import_review
+from mindscreen.review import EVIDENCE, FROM_NAME, TO_NAME, import_review
 from mindscreen.review.tasks import uncertainty
 
 
@@ -67,17 +67,28 @@ def test_tasks_use_label_studios_import_format_and_the_config_matches(tasks_file
     control = config.find("Choices")
     assert control is not None and control.get("name") == FROM_NAME and control.get("toName") == TO_NAME
     allowed = {choice.get("value") for choice in control.findall("Choice")}
+    evidence_control = config.find("Labels")
+    assert evidence_control is not None and evidence_control.get("name") == EVIDENCE
+    evidence = {label.get("value") for label in evidence_control.findall("Label")}
     texts = set(pd.read_json(resolve_data_dir("demo") / "test.jsonl", lines=True)["text"])
     reasons = [task["data"]["mindscreen"]["reason"] for task in tasks]
     flagged = len(reasons) - reasons.count("uncertain")
     assert reasons.count("uncertain") == min(5, len(texts) - flagged)  # the tiny model flags most texts
     assert set(reasons) <= {"crisis", "needs_review", "uncertain"}
+    assert any(len(task["predictions"][0]["result"]) > 1 for task in tasks)
     for task in tasks:
         assert task["data"][TO_NAME] in texts
         (prediction,) = task["predictions"]
-        (result,) = prediction["result"]
+        result, *spans = prediction["result"]
         assert result["type"] == "choices" and result["from_name"] == FROM_NAME
         assert set(result["value"]["choices"]) <= allowed and 0 <= prediction["score"] <= 1
+        text = task["data"][TO_NAME]
+        for span in spans:  # the explanation's top words, at most 3 per predicted label
+            assert span["type"] == "labels" and span["from_name"] == EVIDENCE and span["to_name"] == TO_NAME
+            value = span["value"]
+            assert text[value["start"] : value["end"]] == value["text"] and value["labels"][0] in evidence
+        labels = [span["value"]["labels"][0] for span in spans]
+        assert all(labels.count(label) <= 3 for label in labels)
         if task["data"]["mindscreen"]["reason"] == "crisis":
             assert task["data"]["mindscreen"]["risk"] == "crisis"
 

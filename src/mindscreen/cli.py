@@ -210,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument(
         "--uncertain", type=int, default=20, help="Most uncertain other texts to add (default 20; 0: none)."
     )
+    tasks.add_argument(
+        "--highlights",
+        type=int,
+        default=3,
+        help="Top words per predicted label pre-annotated as evidence spans (default 3; 0: none).",
+    )
     back = steps.add_parser("import", help="Turn a Label Studio JSON export into a training file.")
     back.add_argument("export", help="The project's JSON export from Label Studio.")
     back.add_argument("--output", required=True, help="JSONL training file to write.")
@@ -606,7 +612,12 @@ def _review(args: argparse.Namespace) -> int:
 
     if args.step == "export":
         done = export_review_tasks(
-            args.path, args.input, args.output, text_column=args.text_column, uncertain=args.uncertain
+            args.path,
+            args.input,
+            args.output,
+            text_column=args.text_column,
+            uncertain=args.uncertain,
+            highlights=args.highlights,
         )
         counts = ", ".join(f"{name} {count}" for name, count in done.counts.items())
         print(f"wrote {sum(done.counts.values())} tasks ({counts}) to {done.tasks_file}")

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 FROM_NAME = "labels"  # the Choices control of the labeling config
 TO_NAME = "text"  # the Text object it labels
+EVIDENCE = "evidence"  # the Labels control that shows the words that moved each label
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,45 @@ class ReviewExport:
     counts: dict[str, int]
 
 
-def label_config(labels: list[str], multi_label: bool) -> str:
-    """The Label Studio labeling config (XML) the tasks are made for."""
+def label_config(labels: list[str], multi_label: bool, highlights: bool = False) -> str:
+    """The Label Studio labeling config (XML) the tasks are made for; ``highlights`` adds the
+    ``evidence`` span control the pre-annotated top words use."""
     choices = "\n".join(f"    <Choice value={quoteattr(label)}/>" for label in labels)
     choice = "multiple" if multi_label else "single"
+    spans = "\n".join(f"    <Label value={quoteattr(label)}/>" for label in labels)
+    evidence = f'  <Labels name="{EVIDENCE}" toName="{TO_NAME}">\n{spans}\n  </Labels>\n'
+    evidence = evidence if highlights else ""
     return (
         "<View>\n"
+        f"{evidence}"
         f'  <Text name="{TO_NAME}" value="$text"/>\n'
         f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="{choice}" showInline="true">\n'
         f"{choices}\n  </Choices>\n</View>\n"
     )
+
+
+def highlight_results(pipeline: Any, texts: list[str], top: int) -> list[list[dict[str, Any]]]:
+    """Per text, ``labels`` results marking the ``top`` words that moved each predicted label most
+    toward it (occlusion through the pipeline, :func:`mindscreen.explain.explain`)."""
+    from mindscreen.explain import explain
+
+    found = []
+    for text, explanation in zip(texts, explain(pipeline, texts), strict=True):
+        spans: list[dict[str, Any]] = []
+        for label in explanation.labels:
+            for word in label.top(top, sign=1):
+                value = {"start": word.start, "end": word.end, "text": text[word.start : word.end]}
+                spans.append(
+                    {
+                        "id": f"e{len(spans)}",
+                        "from_name": EVIDENCE,
+                        "to_name": TO_NAME,
+                        "type": "labels",
+                        "value": {**value, "labels": [label.label]},
+                    }
+                )
+        found.append(spans)
+    return found
 
 
 def uncertainty(probs: np.ndarray, thresholds: np.ndarray, multi_label: bool) -> np.ndarray:
@@ -66,6 +96,7 @@ def export_review_tasks(
     output: str | Path,
     text_column: str = "text",
     uncertain: int = 20,
+    highlights: int = 3,
 ) -> ReviewExport:
     """Write Label Studio tasks for the texts of ``input_file`` that need review.
 
@@ -78,6 +109,8 @@ def export_review_tasks(
         output: the tasks JSON; the labeling config goes beside it (``<output stem>.label_config.xml``).
         text_column: the column holding the texts.
         uncertain: how many of the remaining texts to add by uncertainty (0: none).
+        highlights: words per predicted label pre-annotated as ``evidence`` spans, the explanation's
+            top words (0: none; costs one occlusion pass per selected text).
     """
     from mindscreen.pipeline import load_pipeline
 
@@ -100,15 +133,18 @@ def export_review_tasks(
     for i in rest[: max(0, uncertain)]:
         reasons[int(i)] = "uncertain"
     version = str(getattr(pipeline, "version", "mindscreen"))
-    tasks = [
-        _task(i, texts[i], results[i].to_dict(), reason, float(score[i]), version, pipeline.multi_label)
-        for i, reason in reasons.items()
-    ]
+    spans = highlight_results(pipeline, [texts[i] for i in reasons], highlights) if highlights > 0 else []
+    tasks = []
+    for n, (i, reason) in enumerate(reasons.items()):
+        multi_label = pipeline.multi_label
+        task = _task(i, texts[i], results[i].to_dict(), reason, float(score[i]), version, multi_label)
+        task["predictions"][0]["result"].extend(spans[n] if spans else [])
+        tasks.append(task)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(tasks, indent=1, ensure_ascii=False) + "\n")
     config_file = output.with_name(f"{output.stem}.label_config.xml")
-    config_file.write_text(label_config(pipeline.labels, pipeline.multi_label))
+    config_file.write_text(label_config(pipeline.labels, pipeline.multi_label, highlights > 0))
     kinds = ("crisis", "needs_review", "uncertain")
     counts = {name: sum(1 for r in reasons.values() if r == name) for name in kinds}
     logger.info("%d review tasks of %d texts: %s", len(tasks), len(texts), counts)
