@@ -4,6 +4,7 @@
   and out-of-scope use, limits of the evaluation).
 - :mod:`~mindscreen.card.run`: the card of a run directory (:func:`write_run_card`), written at the
   end of ``train``.
+- :mod:`~mindscreen.card.sections`: per-class metrics and calibration, shared by run and ensemble cards.
 - :mod:`~mindscreen.card.composite`: the cards of ensembles and pipelines.
 - :mod:`~mindscreen.card.slices`: dev metrics on slices (long texts) that the card reports as failure modes.
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from mindscreen.card.markdown import CARD_FILE, INTENDED_USE, OUT_OF_SCOPE, limits_section, render, table
-from mindscreen.card.run import per_class_table, run_metadata
+from mindscreen.card.run import run_metadata
+from mindscreen.card.sections import per_class_table
 from mindscreen.rundir import METRICS_FILE, THRESHOLDS_FILE, read_json
 
 

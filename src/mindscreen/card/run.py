@@ -21,6 +21,7 @@ from mindscreen.card.markdown import (
     table,
     wilson_interval,
 )
+from mindscreen.card.sections import calibration_section, fmt, per_class_table
 from mindscreen.rundir import CALIBRATION_FILE, CONFIG_FILE, METRICS_FILE, PROFILE_FILE, THRESHOLDS_FILE
 
 RAREST = 2  # how many of the rarest classes the failure modes name
@@ -127,7 +128,7 @@ def _data(profile: dict[str, Any], model: dict[str, Any]) -> str:
         "",
         "Counts only; the card never holds a text. Rows per split: "
         + ", ".join(f"{k} {v}" for k, v in profile.get("rows", {}).items())
-        + f". Imbalance ratio (largest / smallest class in train): {_num(profile.get('imbalance_ratio'))}.",
+        + f". Imbalance ratio (largest / smallest class in train): {fmt(profile.get('imbalance_ratio'))}.",
         "",
         table(("label", *splits), rows),
     ]
@@ -154,40 +155,6 @@ def _evaluation(metrics: dict[str, Any]) -> str:
     )
 
 
-def per_class_table(scores: dict[str, Any], default: dict[str, Any] | None = None) -> str:
-    """Summary line and per-class precision, recall, F1, support and AUCs of one ``compute_metrics``."""
-    summary = ", ".join(
-        f"{key.replace('_', ' ')} {_num(scores.get(key))}"
-        for key in ("macro_f1", "micro_f1", "accuracy", "macro_pr_auc")
-        if key in scores
-    )
-    if default is not None:
-        summary += f" (macro F1 at default thresholds: {_num(default.get('macro_f1'))})"
-    rows = [
-        (label, c.get("precision"), c.get("recall"), c.get("f1"), c.get("support"), c.get("pr_auc"))
-        for label, c in scores.get("per_class", {}).items()
-    ]
-    header = ("label", "precision", "recall", "F1", "support", "PR-AUC")
-    return f"On {scores.get('num_examples')} texts: {summary}.\n\n" + table(header, rows)
-
-
-def calibration_section(calibration: dict[str, Any]) -> str:
-    """Method, temperature(s) and expected calibration error before and after, per split."""
-    if not calibration:
-        return (
-            "## Calibration\n\nNo calibration was fitted (calibration.json is absent); probabilities are raw."
-        )
-    ece = calibration.get("ece", {})
-    rows = [(split, pair.get("before"), pair.get("after")) for split, pair in ece.items()]
-    temps = ", ".join(f"{t:.3f}" for t in calibration.get("temperature", []))
-    return (
-        f"## Calibration\n\nMethod `{calibration.get('method')}` fitted on "
-        f"{calibration.get('fitted_on', 'dev')}"
-        f" (temperature {temps}). Expected calibration error (lower is better):\n\n"
-        + table(("split", "ECE before", "ECE after"), rows)
-    )
-
-
 def _thresholds(payload: dict[str, Any]) -> str:
     labels, values = payload.get("labels", []), payload.get("thresholds", [])
     check = payload.get("check") or {}
@@ -208,7 +175,7 @@ def _thresholds(payload: dict[str, Any]) -> str:
     ]
     how = (
         f"A fitted threshold is kept only where its out-of-fold F1 on dev ({check.get('folds')} folds) beats "
-        f"the default in at least {_num(check.get('confidence'))} of bootstrap resamples."
+        f"the default in at least {fmt(check.get('confidence'))} of bootstrap resamples."
         if check
         else "Thresholds were fitted on all of dev without an out-of-fold check."
         if payload.get("fitted_on_dev")
@@ -227,12 +194,12 @@ def _failure_modes(profile: dict[str, Any], metrics: dict[str, Any], model: dict
             scores = dev.get(label, {})
             lines.append(
                 f"- Rare class **{label}**: {train_counts[label]} training texts; on dev F1 "
-                f"{_num(scores.get('f1'))}, recall {_num(scores.get('recall'))} "
+                f"{fmt(scores.get('f1'))}, recall {fmt(scores.get('recall'))} "
                 f"over {scores.get('support')} texts."
             )
     if dev:
         weakest = min(dev, key=lambda label: dev[label].get("f1") or 0.0)
-        lines.append(f"- Weakest class on dev: **{weakest}** (F1 {_num(dev[weakest].get('f1'))}).")
+        lines.append(f"- Weakest class on dev: **{weakest}** (F1 {fmt(dev[weakest].get('f1'))}).")
     lines.append(_length_line(metrics.get("dev_slices", {}).get("length"), model))
     return "\n".join(lines)
 
@@ -247,14 +214,14 @@ def _length_line(length: dict[str, Any] | None, model: dict[str, Any]) -> str:
         "reads and are cut"
     )
     line += (
-        f" (macro F1 {_num(cut['macro_f1'])} on them against {_num(whole.get('macro_f1'))} on whole texts)."
+        f" (macro F1 {fmt(cut['macro_f1'])} on them against {fmt(whole.get('macro_f1'))} on whole texts)."
         if "macro_f1" in cut
         else " (too few to score)."
     )
     if "macro_f1" in quarter and "macro_f1" in rest:
         line += (
             f" The longest quarter of dev (from {quarter['min_tokens']} tokens) scores macro F1 "
-            f"{_num(quarter['macro_f1'])} against {_num(rest['macro_f1'])} for the rest."
+            f"{fmt(quarter['macro_f1'])} against {fmt(rest['macro_f1'])} for the rest."
         )
     return line
 
@@ -270,7 +237,3 @@ def _support_limits(headline: dict[str, Any]) -> list[str]:
                 f"between {low:.2f} and {high:.2f} (95% Wilson interval)."
             )
     return lines
-
-
-def _num(value: Any) -> str:
-    return "–" if value is None else f"{float(value):.3f}"
