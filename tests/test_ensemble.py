@@ -70,7 +70,15 @@ def built(tmp_path_factory: pytest.TempPathFactory, trained_run: Path, tiny_bert
 
 def test_an_ensemble_directory_holds_its_files_and_members(built: EnsembleResult) -> None:
     names = sorted(p.name for p in built.output_dir.iterdir())
-    assert names == ["cache", "config.yaml", "ensemble.json", "members", "metrics.json", "thresholds.json"]
+    assert names == [
+        "README.md",
+        "cache",
+        "config.yaml",
+        "ensemble.json",
+        "members",
+        "metrics.json",
+        "thresholds.json",
+    ]
     assert built.ensemble.member_names == ["mean", "cls", "tfidf"]
     assert built.trained == ["cls", "tfidf"]
     assert built.sources == {"mean": "run", "cls": "run", "tfidf": "predicted"}

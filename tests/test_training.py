@@ -31,6 +31,7 @@ def test_run_directory_holds_the_contract_files_and_no_checkpoints(trained_run: 
         "log.jsonl",
         "predictions",
         "profile.json",
+        "README.md",
     }
     assert set(RUN_FILES) == {p.name for p in trained_run.iterdir()}
     metrics = json.loads((trained_run / "metrics.json").read_text())

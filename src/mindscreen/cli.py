@@ -185,11 +185,43 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--output", help="Folder for audit.json and audit.html (default: <DATA>-audit).")
     audit.add_argument("--strict", action="store_true", help="Exit 1 on leakage or conflicting duplicates.")
 
-    export = sub.add_parser("export", help="Export a run to ONNX (fp32, optionally int8) and check it.")
+    export = sub.add_parser(
+        "export", help="Export a run to ONNX (fp32, optionally int8, checked) or to a transformers folder."
+    )
     export.add_argument("run", help="Run directory written by train.")
-    export.add_argument("--output", help="Export directory (default: <run>-onnx beside the run).")
+    export.add_argument(
+        "--format",
+        choices=["onnx", "transformers"],
+        default="onnx",
+        help="onnx (default) for mindscreen serve; transformers: a folder AutoModelForSequenceClassification "
+        "and pipeline() load with trust_remote_code=True.",
+    )
+    export.add_argument("--output", help="Export directory (default: <run>-onnx or <run>-transformers).")
     export.add_argument("--int8", action="store_true", help="Also write a dynamically quantised int8 model.")
     export.add_argument("--overwrite", action="store_true", help="Replace an existing export directory.")
+
+    review = sub.add_parser("review", help="Label Studio round trip: review tasks out, decisions back in.")
+    steps = review.add_subparsers(dest="step", required=True)
+    tasks = steps.add_parser("export", help="Write Label Studio tasks for the texts that need review.")
+    tasks.add_argument("path", metavar="PIPELINE", help="Pipeline (or run, ensemble, export) directory.")
+    tasks.add_argument("--input", required=True, help="CSV, TSV, JSONL or Parquet file of texts.")
+    tasks.add_argument("--output", required=True, help="Tasks JSON to import into Label Studio.")
+    tasks.add_argument("--text-column", default="text", help="Text column of --input (default: text).")
+    tasks.add_argument(
+        "--uncertain", type=int, default=20, help="Most uncertain other texts to add (default 20; 0: none)."
+    )
+    tasks.add_argument(
+        "--highlights",
+        type=int,
+        default=3,
+        help="Top words per predicted label pre-annotated as evidence spans (default 3; 0: none).",
+    )
+    back = steps.add_parser("import", help="Turn a Label Studio JSON export into a training file.")
+    back.add_argument("export", help="The project's JSON export from Label Studio.")
+    back.add_argument("--output", required=True, help="JSONL training file to write.")
+
+    card = sub.add_parser("card", help="Write (or rewrite) the model card README.md of a model directory.")
+    card.add_argument("path", metavar="RUN_OR_PIPELINE", help="Run, ensemble or pipeline directory.")
     return parser
 
 
@@ -546,6 +578,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.format == "transformers":
+        if args.int8:
+            raise ValueError("--int8 applies to --format onnx only; drop it for --format transformers")
+        from mindscreen.export.hf import export_transformers
+
+        print(f"exported to {export_transformers(args.run, args.output, overwrite=args.overwrite)}")
+        return 0
     from mindscreen.extras import require_extras
 
     require_extras("mindscreen export", "onnx", "onnxruntime", "onnxscript")
@@ -566,6 +605,40 @@ def _export(args: argparse.Namespace) -> int:
                 f"{row['label_mismatch_share']:.1%} of {check['num_texts']} dev texts"
             )
     return 0 if check["passed"] else 1
+
+
+def _review(args: argparse.Namespace) -> int:
+    from mindscreen.review import export_review_tasks, import_review
+
+    if args.step == "export":
+        done = export_review_tasks(
+            args.path,
+            args.input,
+            args.output,
+            text_column=args.text_column,
+            uncertain=args.uncertain,
+            highlights=args.highlights,
+        )
+        counts = ", ".join(f"{name} {count}" for name, count in done.counts.items())
+        print(f"wrote {sum(done.counts.values())} tasks ({counts}) to {done.tasks_file}")
+        print(f"labeling config for the project: {done.config_file}")
+        return 0
+    stats = import_review(args.export, args.output)
+    print(
+        f"wrote {stats['reviewed']} reviewed texts to {args.output} "
+        f"({stats['skipped']} tasks without a decision)"
+    )
+    print(
+        json.dumps({k: stats[k] for k in ("exact_agreement", "changed", "by_reason", "by_label")}, indent=2)
+    )
+    return 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    from mindscreen.card import write_card
+
+    print(f"wrote {write_card(args.path)}")
+    return 0
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -601,6 +674,8 @@ COMMANDS = {
     "serve": _serve,
     "export": _export,
     "audit": _audit,
+    "card": _card,
+    "review": _review,
 }
 
 if __name__ == "__main__":

@@ -210,6 +210,18 @@ class TrainConfig(StrictModel):
         "probabilities. ECE before/after goes to metrics.json either way.",
     )
     fit_thresholds: bool = Field(True, description="Fit per-class thresholds on dev for F1.")
+    tracking: list[Literal["mlflow", "tensorboard"]] = Field(
+        default_factory=list,
+        description="Experiment trackers to report to (the 'track' extra): 'mlflow' (params, metrics per "
+        "evaluation, final per-class metrics, the run directory as artifacts) and/or 'tensorboard' (event "
+        "files in RUN/tensorboard). Texts are never sent. Search trials are not tracked.",
+    )
+    tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking URI: a server URL (http://host:5000), sqlite:///mlflow.db or a folder; "
+        "null: MLflow's default (MLFLOW_TRACKING_URI, else its local store).",
+    )
+    experiment: str = Field("mindscreen", description="MLflow experiment the run is logged under.")
     threshold_folds: int | None = Field(
         5,
         ge=2,

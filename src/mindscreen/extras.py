@@ -22,6 +22,8 @@ EXTRA_OF = {
     "cleanlab": "audit",
     "ray": "ray",
     "captum": "explain",
+    "mlflow": "track",
+    "tensorboard": "track",
 }
 
 

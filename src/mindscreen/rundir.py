@@ -16,8 +16,10 @@
                            ensembles and reports reuse them instead of predicting again. The logits
                            are raw: divided by calibration.json's temperature, their softmax or
                            sigmoid is what predict_proba returns
+      README.md            the model card (Hugging Face layout, generated from the files above; no texts)
       checkpoints/last/    only while training runs: what --resume continues from
       report.html          optional, written by ``mindscreen report`` (not part of the contract)
+      tensorboard/         optional, event files when ``train.tracking`` names tensorboard (not part of it)
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ METRICS_FILE = "metrics.json"
 LOG_FILE = "log.jsonl"
 PROFILE_FILE = "profile.json"
 PREDICTIONS_DIR = "predictions"
+CARD_FILE = "README.md"
 CHECKPOINT_DIR = "checkpoints/last"  # only while training runs: what --resume continues from
 CHECKPOINT_STATE = "state.json"  # written last: a checkpoint folder holding it is complete
 RUN_FILES = (
@@ -65,6 +68,7 @@ RUN_FILES = (
     LOG_FILE,
     PROFILE_FILE,
     PREDICTIONS_DIR,
+    CARD_FILE,
 )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mindscreen.calibration import fit_temperature
+from mindscreen.card import CARD_FILE, write_ensemble_card
 from mindscreen.config import ConfigError, apply_override, load_config
 from mindscreen.data import Splits, load_splits
 from mindscreen.ensemble.cache import CACHE_DIR, Source, SplitLogits, load_logits, settings_identity
@@ -43,7 +44,16 @@ from mindscreen.thresholds import fit_thresholds_checked, threshold_summary
 logger = logging.getLogger(__name__)
 
 MEMBER_FILE = "member.json"  # beside a TF-IDF member: the identity it was fitted for
-_OWN_FILES = {ENSEMBLE_FILE, THRESHOLDS_FILE, METRICS_FILE, SPEC_FILE, STACKING_FILE, CACHE_DIR, MEMBERS_DIR}
+_OWN_FILES = {
+    ENSEMBLE_FILE,
+    THRESHOLDS_FILE,
+    METRICS_FILE,
+    SPEC_FILE,
+    STACKING_FILE,
+    CACHE_DIR,
+    MEMBERS_DIR,
+    CARD_FILE,
+}
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,7 @@ def build_ensemble(
     metrics["summary"] = summarise(metrics, spec.combine.metric)
     write_json(output_dir / METRICS_FILE, metrics)
     (output_dir / SPEC_FILE).write_text(dump_spec(spec))
+    write_ensemble_card(output_dir)
     return EnsembleResult(output_dir, ensemble, read_json(output_dir / METRICS_FILE), sources, trained)
 
 

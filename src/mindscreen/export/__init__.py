@@ -4,6 +4,9 @@
 - :mod:`~mindscreen.export.predictor`: :class:`OnnxPredictor` with ``predict_proba`` like a run's.
 - :mod:`~mindscreen.export.check`: :func:`check_export`, torch vs ORT within a stated tolerance;
   :func:`export_run` exports and checks on the run's dev texts (what ``mindscreen export`` calls).
+- :mod:`~mindscreen.export.hf`: ``export_transformers``, a folder plain ``transformers`` loads (remote
+  code in :mod:`~mindscreen.export.hf_remote`), for ``mindscreen export --format transformers``. Not
+  imported here: the ONNX path must load neither torch nor transformers.
 - :mod:`~mindscreen.export.variant`: int8 runs only when its recorded check passed, unless opted in.
 """
 

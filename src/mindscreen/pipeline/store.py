@@ -10,6 +10,7 @@
       lexicon.txt     the crisis phrases in use (when the lexicon is on)
       report.json     dev and test: macro-F1, critical recall, share decided at stage 1, per pipeline
                       and for stage 2 on every text
+      README.md       the model card (generated from pipeline.json and report.json)
 
 The stage-2 model is referenced, not copied: keep its directory where it was (or beside the pipeline
 directory, where a relative path is also tried).
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from mindscreen.card import write_pipeline_card
 from mindscreen.contract import FIX, ContractError, check_labels
 from mindscreen.pipeline.decisions import Policy
 from mindscreen.pipeline.lexicon import LEXICON_FILE, Lexicon
@@ -56,6 +58,7 @@ def save_pipeline(pipeline: Pipeline, directory: Path, model_path: Path, spec_ya
         pipeline.lexicon.save(directory / LEXICON_FILE)
     write_json(directory / REPORT_FILE, pipeline.report)
     write_json(directory / PIPELINE_FILE, state_of(pipeline, directory, model_path))
+    write_pipeline_card(directory)
 
 
 def state_of(pipeline: Pipeline, directory: Path, model_path: Path) -> dict[str, Any]:

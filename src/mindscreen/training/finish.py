@@ -5,7 +5,8 @@ probabilities, and dev/test metrics use both, as ``Predictor`` does at predictio
 ``train.threshold_folds`` set, a fitted threshold is kept only where it beats the default out of
 fold on dev (:func:`~mindscreen.thresholds.fit_thresholds_checked`); the check goes to
 thresholds.json and to metrics.json's ``thresholds``. The saved ``predictions/*.npz`` hold the raw
-logits (ensembles fit their own temperatures on them).
+logits (ensembles fit their own temperatures on them). metrics.json's ``dev_slices`` (dev scores of
+long and cut texts) feed the model card's known failure modes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import numpy as np
 import torch
 
 from mindscreen.calibration import fit_temperature
+from mindscreen.card import length_slices, write_run_card
+from mindscreen.card.slices import token_lengths
 from mindscreen.config import RunConfig
 from mindscreen.data import Splits
 from mindscreen.inference import aggregate_logits, encode_windows, predict_logits
@@ -42,7 +45,8 @@ def finish_run(
     state: TrainState,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write predictions, calibration.json, thresholds.json and metrics.json; return the metrics.
+    """Write predictions, calibration.json, thresholds.json, metrics.json and the model card (README.md);
+    return the metrics.
 
     ``extra`` entries (for example the loop's throughput) are added to metrics.json as they are.
     """
@@ -90,8 +94,16 @@ def finish_run(
         "temperature": [float(t) for t in temperature],
         **{f"{name}_ece_{when}": value for name, pair in ece.items() for when, value in pair.items()},
     }
+    dev_truth, dev_probs = probs["dev"]
+    lengths = token_lengths(tokenizer, splits.dev.texts)
+    metrics["dev_slices"] = {
+        "length": length_slices(
+            dev_truth, dev_probs, thresholds, lengths, model.spec.max_length, labels, multi_label
+        )
+    }
     metrics.update(extra or {})
     write_json(run_dir / METRICS_FILE, metrics)
+    write_run_card(run_dir)
     return metrics
 
 

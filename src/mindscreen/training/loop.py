@@ -16,7 +16,7 @@ import math
 import random
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,8 @@ from mindscreen.losses import build_loss
 from mindscreen.metrics import compute_metrics, primary_metric
 from mindscreen.modeling import Classifier, build_model, load_tokenizer, save_model
 from mindscreen.probabilities import to_probabilities
-from mindscreen.rundir import CONFIG_FILE, append_log, truncate_log
+from mindscreen.rundir import CONFIG_FILE, PROFILE_FILE, append_log, read_json, truncate_log
+from mindscreen.tracking import NullTracker, Tracker, build_tracker, flatten
 from mindscreen.training.batching import Encoded, encode_split
 from mindscreen.training.checkpoint import (
     TrainState,
@@ -154,6 +155,7 @@ def train(
     elif world.is_main:
         (run_dir / CONFIG_FILE).write_text(dump_config(config))
 
+    tracker = _start_tracking(config, run_dir) if world.is_main and keep_model else NullTracker()
     gap_rows = np.random.default_rng(tcfg.seed).permutation(len(train_set.ids))[:GAP_SAMPLE]
     gap_set = Encoded([train_set.ids[i] for i in gap_rows], train_set.labels[gap_rows])
     evaluate_every = tcfg.eval_every or steps_per_epoch
@@ -170,6 +172,7 @@ def train(
         on_evaluate,
         ema,
         keep_model,
+        tracker,
     )
     trained = wrap(_compiled(model) if tcfg.compile else model, world)
     stepper = Stepper(
@@ -228,6 +231,7 @@ def train(
             run_dir, splits, config, device, amp_dtype, state, {"timing": clock.summary(world)}
         )
         remove_checkpoints(run_dir)
+        tracker.finish(run_dir, metrics)
     elif world.is_main:
         metrics = {
             "primary_metric": tcfg.metric,
@@ -257,6 +261,7 @@ class EvalContext:
     on_evaluate: EvalHook | None
     ema: EMA | None = None
     keep_model: bool = True
+    tracker: Tracker = field(default_factory=NullTracker)
 
     def score(self, data: Encoded) -> tuple[float, dict[str, Any]]:
         """Loss and metrics (default thresholds) of the current model on ``data``."""
@@ -286,23 +291,22 @@ def _evaluate_and_keep_best(ctx: EvalContext, state: TrainState, lr: float) -> b
             state.evals_without_improvement += 1
     train_loss = state.train_loss_sum / max(1, state.train_loss_count)
     state.train_loss_sum, state.train_loss_count = 0.0, 0
-    append_log(
-        ctx.run_dir,
-        {
-            "step": state.step,
-            "epoch": state.epoch,
-            "lr": lr,
-            "train_loss": train_loss,
-            "val_loss": dev_loss,
-            f"train_{tcfg.metric}": train_value,
-            f"val_{tcfg.metric}": value,
-            "train_val_gap": train_value - value,
-            "best": improved,
-            "micro_batch": micro_batch_size(tcfg.batch_size, state.micro_splits),
-            "grad_accum": tcfg.grad_accum * state.micro_splits,
-            "val": {k: dev_metrics[k] for k in ("macro_f1", "micro_f1", "weighted_f1", "accuracy")},
-        },
-    )
+    record: dict[str, Any] = {
+        "step": state.step,
+        "epoch": state.epoch,
+        "lr": lr,
+        "train_loss": train_loss,
+        "val_loss": dev_loss,
+        f"train_{tcfg.metric}": train_value,
+        f"val_{tcfg.metric}": value,
+        "train_val_gap": train_value - value,
+        "best": improved,
+        "micro_batch": micro_batch_size(tcfg.batch_size, state.micro_splits),
+        "grad_accum": tcfg.grad_accum * state.micro_splits,
+        "val": {k: dev_metrics[k] for k in ("macro_f1", "micro_f1", "weighted_f1", "accuracy")},
+    }
+    append_log(ctx.run_dir, record)
+    ctx.tracker.log_evaluation(state.step, record)
     logger.info(
         "step %d: val %s %.4f (best %.4f at step %d)",
         state.step,
@@ -314,6 +318,20 @@ def _evaluate_and_keep_best(ctx: EvalContext, state: TrainState, lr: float) -> b
     if ctx.on_evaluate is not None:
         ctx.on_evaluate(state.step, dev_metrics)
     return tcfg.patience is not None and state.evals_without_improvement >= tcfg.patience
+
+
+def _start_tracking(config: RunConfig, run_dir: Path) -> Tracker:
+    """The trackers of ``train.tracking``, started with the resolved config and the data profile."""
+    tcfg = config.train
+    tracker = build_tracker(tcfg.tracking, {"uri": tcfg.tracking_uri, "experiment": tcfg.experiment})
+    if isinstance(tracker, NullTracker):
+        return tracker
+    params = flatten(config.model_dump(mode="json"))
+    profile_file = run_dir / PROFILE_FILE
+    if profile_file.is_file():  # counts and lengths only, never texts
+        params.update(flatten(read_json(profile_file).get("profile", {}), "profile."))
+    tracker.start(run_dir, params)
+    return tracker
 
 
 def _pick_device(tcfg: TrainConfig, world: World | None = None) -> tuple[torch.device, torch.dtype | None]:
