@@ -111,3 +111,19 @@ def test_export_refuses_a_full_folder_and_int8(exported: Path, trained_run: Path
         export_transformers(trained_run, exported)
     args = ["export", str(trained_run), "--format", "transformers", "--output", str(exported)]
     assert main([*args, "--int8"]) == 2
+
+
+@pytest.mark.parametrize("long_text", ["head_tail", "chunks"])
+def test_a_run_that_reads_past_the_first_window_is_refused(
+    long_text: str, tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    labels = ["a", "b"]
+    model, tokenizer = build_model(
+        ModelConfig(encoder=str(tiny_bert_dir), max_length=24, long_text=long_text), labels, multi_label=False
+    )
+    run = tmp_path / "run"
+    save_model(model, tokenizer, run)
+    write_thresholds(run, labels, np.array([0.5, 0.5]), fitted=False)
+    with pytest.raises(ValueError, match="model.long_text"):
+        export_transformers(run, tmp_path / "hf")
+    assert not (tmp_path / "hf").exists()

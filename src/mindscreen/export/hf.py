@@ -86,9 +86,19 @@ def export_transformers(
     Raises:
         FileExistsError: ``output_dir`` is not empty and ``overwrite`` is False.
         ContractError: the run directory is incomplete or inconsistent.
+        ValueError: the run reads long texts as head and tail or in windows, which a plain
+            ``transformers`` pipeline (one truncated window per text) would not reproduce.
     """
     run_dir = Path(run_dir)
     verify_run_dir(run_dir)
+    long_text = read_json(run_dir / "model.json").get("long_text", "truncate")
+    if long_text != "truncate":
+        raise ValueError(
+            f"{run_dir} reads long texts with model.long_text={long_text}, and a transformers pipeline "
+            "reads only the first max-length tokens of a text, so its answers would differ from the "
+            "run's. Export it as ONNX instead (mindscreen export RUN), which keeps the mode, or train "
+            "with model.long_text=truncate"
+        )
     folder = Path(output_dir) if output_dir is not None else default_transformers_dir(run_dir)
     if folder.exists() and any(folder.iterdir()):
         if not overwrite:
