@@ -63,10 +63,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(run: Path, src: Path, port: int, max_concurrency: int) -> subprocess.Popen[bytes]:
+def start_server(
+    run: Path, src: Path, port: int, max_concurrency: int, extra: list[str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     command = [sys.executable, "-m", "mindscreen.cli", "-q", "serve", str(run), "--port", str(port)]
-    command += ["--max-concurrency", str(max_concurrency)]
+    command += ["--max-concurrency", str(max_concurrency), "--allow-failed-int8", *(extra or [])]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
