@@ -46,7 +46,11 @@ Call = Callable[[list[str]], Any]
 
 
 def test_texts(dataset: str, limit: int) -> list[str]:
-    path = resolve_data_dir(dataset) / "test.jsonl"
+    """The first ``limit`` test texts of a data folder, a folder of ../shared/data, or a shipped set."""
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / dataset
+    folder = Path(dataset) if Path(dataset).is_dir() else shared
+    folder = folder if folder.is_dir() else resolve_data_dir(dataset)
+    path = folder / "test.jsonl"
     return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()][:limit]
 
 
