@@ -22,6 +22,11 @@ from mindscreen.export.variant import choose_variant
 from mindscreen.predictors.protocol import CalibratedPredictor, LoadOptions
 from mindscreen.rundir import read_calibration, read_json, read_model_json, read_thresholds, write_thresholds
 
+# Texts per session.run. Length-sorted, a small batch pads less and stays in cache: on 2 CPU cores,
+# calls of 32 texts ran 1.0x (dreaddit, all texts at the max length) to 1.4x (goemotions, mixed lengths)
+# faster in batches of 8 than of 64 (BENCHMARKS.md, issue 15).
+RUN_TEXTS = 8
+
 
 class OnnxPredictor(CalibratedPredictor):
     """An exported classifier in an ONNX Runtime session, with its tokenizer, temperature and thresholds."""
@@ -101,15 +106,17 @@ class OnnxPredictor(CalibratedPredictor):
         return self._multi_label
 
     def predict_logits(self, texts: list[str]) -> np.ndarray:
-        """Raw logits ``(N, C)`` in input order, batching texts of similar length together."""
+        """Raw logits ``(N, C)`` in input order, batching texts of similar length together (at most
+        ``batch_size`` and :data:`RUN_TEXTS` texts per batch)."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         ids = self.tokenizer.encode(list(texts))
         pad = self.tokenizer.pad_id
         order = np.argsort(-np.array([len(row) for row in ids]), kind="stable")
         out = np.empty((len(ids), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            chosen = order[start : start + self.batch_size]
+        step = min(self.batch_size, RUN_TEXTS)
+        for start in range(0, len(order), step):
+            chosen = order[start : start + step]
             width = max(len(ids[i]) for i in chosen)
             input_ids = np.full((len(chosen), width), pad, dtype=np.int64)  # (B, T)
             mask = np.zeros((len(chosen), width), dtype=np.int64)  # (B, T)
