@@ -11,8 +11,8 @@
   attention's own products (only products with a constant weight are quantised) and the products that
   narrow the width (the feed-forward down-projections, whose inputs hold the outliers that moved most
   answers: on a MiniLM dreaddit run, label agreement with torch was 94% with them quantised (unfused
-  graph) and 98.5% with them in float (fused graph; fusing alone changed agreement by under 1 point
-  elsewhere); BENCHMARKS.md, issue 15).
+  graph) and 98.5% with them in float (fused graph; fusing alone changed agreement by at most 1.5
+  points elsewhere); BENCHMARKS.md, issue 15).
 
 Shapes: ``B`` batch, ``T`` tokens.
 """
