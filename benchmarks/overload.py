@@ -63,10 +63,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(run: Path, src: Path, port: int, max_concurrency: int) -> subprocess.Popen[bytes]:
+def start_server(
+    run: Path, src: Path, port: int, max_concurrency: int, extra: list[str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     command = [sys.executable, "-m", "mindscreen.cli", "-q", "serve", str(run), "--port", str(port)]
-    command += ["--max-concurrency", str(max_concurrency)]
+    command += ["--max-concurrency", str(max_concurrency), "--allow-failed-int8", *(extra or [])]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -129,9 +131,11 @@ async def load(port: int, clients: int, seconds: float, bodies: list[bytes]) -> 
     }
 
 
-def measure(run: Path, src: Path, args: argparse.Namespace, bodies: list[bytes]) -> list[dict[str, float]]:
+def measure(
+    run: Path, src: Path, args: argparse.Namespace, bodies: list[bytes], extra: list[str]
+) -> list[dict[str, float]]:
     port = free_port()
-    server = start_server(run, src, port, args.max_concurrency)
+    server = start_server(run, src, port, args.max_concurrency, extra)
     try:
         asyncio.run(load(port, 1, 2.0, bodies))  # warm-up
         return [asyncio.run(load(port, n, args.seconds, bodies)) for n in args.clients]
@@ -148,6 +152,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="Duration of each load level.")
     parser.add_argument("--max-concurrency", type=int, default=4)
     parser.add_argument("--baseline-src", type=Path, help="The src folder of the code to compare against.")
+    parser.add_argument(
+        "--batch-window-ms",
+        type=float,
+        help="Also measure this checkout with micro-batching on (serve --batch-window-ms).",
+    )
     parser.add_argument("--out", type=Path, default=Path(".bench/overload/results.json"))
     args = parser.parse_args()
     from mindscreen.config import DataConfig
@@ -156,8 +165,13 @@ def main() -> None:
     texts = load_splits(DataConfig(dir="demo")).dev.texts
     bodies = [json.dumps({"text": text}).encode() for text in texts]
     run = minilm_run(Path(tempfile.mkdtemp(prefix="mindscreen-overload-")))
-    sources = {"this checkout": SRC} | ({"baseline": args.baseline_src} if args.baseline_src else {})
-    results = {name: measure(run, src, args, bodies) for name, src in sources.items()}
+    sources = {"this checkout": (SRC, [])}
+    if args.batch_window_ms is not None:
+        window = ["--batch-window-ms", str(args.batch_window_ms)]
+        sources[f"this checkout, micro-batching {args.batch_window_ms:g} ms"] = (SRC, window)
+    if args.baseline_src:
+        sources["baseline"] = (args.baseline_src, [])
+    results = {name: measure(run, src, args, bodies, extra) for name, (src, extra) in sources.items()}
     report: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "seconds_per_level": args.seconds,

@@ -149,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-concurrency", type=int, default=4, help="Requests at once; more wait up to 1 s, then 429."
     )
+    serve.add_argument(
+        "--batch-window-ms",
+        type=float,
+        default=None,
+        help="Micro-batching: concurrent requests share one model call, collected for this long "
+        "(0: those already waiting); raise --max-concurrency with it. Default: off.",
+    )
     serve.add_argument("--audit-log", metavar="FILE", help="Append hashed-id audit lines (JSONL) here.")
     serve.add_argument("--audit-salt-env", metavar="NAME", help="Audit id HMAC key, from env NAME.")
     _int8_arg(serve)
@@ -567,6 +574,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_explain_texts=args.max_explain_texts,
         timeout_s=args.timeout,
         max_concurrency=args.max_concurrency,
+        batch_window_ms=args.batch_window_ms,
         audit_log=args.audit_log,
         audit_salt=_secret(args.audit_salt_env),
         metrics=args.metrics,

@@ -2,8 +2,10 @@
 
 Probabilities of the torch run (:class:`mindscreen.predictors.run.RunPredictor`) and of each exported variant
 (:class:`~mindscreen.export.OnnxPredictor`) are compared on the same texts: the largest absolute
-difference of any probability, and the share of texts whose thresholded labels differ. Default
-tolerances: 1e-4 for fp32 (float rounding only) and 0.05 for int8 (weights rounded to 8 bits).
+difference of any probability, and the share of texts whose thresholded labels differ. A variant passes
+when its probabilities stay within 1e-4 for fp32 (float rounding only) or 0.05 for int8 (weights
+rounded to 8 bits), and, for int8, its labels differ from torch's on at most 1% of the texts (at least
+one text is allowed, so that a sample under 100 texts can pass: one borderline text may flip).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from mindscreen.thresholds import apply_thresholds
 logger = logging.getLogger(__name__)
 
 TOLERANCE = {"fp32": 1e-4, "int8": 0.05}
+LABEL_MISMATCH = {"int8": 0.01}  # largest share of texts whose labels may differ from torch's
 CHECK_TEXTS = 200
+CALIBRATION_TEXTS = 256
 
 
 def check_export(
@@ -59,11 +63,15 @@ def check_export(
         labels_torch = apply_thresholds(reference, onnx.thresholds, onnx.multi_label)
         labels_onnx = apply_thresholds(probs, onnx.thresholds, onnx.multi_label)
         diff = float(np.abs(probs - reference).max())
+        changed = int((labels_torch != labels_onnx).any(axis=1).sum())
+        share = LABEL_MISMATCH.get(variant)
+        allowed = len(texts) if share is None else max(1, int(share * len(texts)))
         result[variant] = {
             "max_abs_diff": diff,
             "tolerance": limits[variant],
-            "label_mismatch_share": float((labels_torch != labels_onnx).any(axis=1).mean()),
-            "passed": diff <= limits[variant],
+            "label_mismatch_share": changed / len(texts),
+            "label_mismatch_limit": share,
+            "passed": diff <= limits[variant] and changed <= allowed,
         }
     result["passed"] = all(result[v]["passed"] for v in meta["files"])
     if save:
@@ -77,6 +85,9 @@ def export_run(
 ) -> tuple[Path, dict[str, Any] | None]:
     """Export a run to ONNX and check it on up to 200 dev texts of the data the run was trained on.
 
+    The int8 model is calibrated on up to 256 further dev texts (static quantisation; the first 200 when
+    dev has no more), or quantised dynamically when the run's data cannot be read.
+
     Returns:
         The export directory and the check (see :func:`check_export`), or None when the run's data
         cannot be read from here (the export is written all the same; call :func:`check_export` with
@@ -85,11 +96,13 @@ def export_run(
     from mindscreen.data import DataError, load_splits
     from mindscreen.rundir import run_data_config
 
-    output = export_onnx(run_dir, output_dir, int8=int8, overwrite=overwrite)
     try:
-        texts = load_splits(run_data_config(Path(run_dir))).dev.texts[:CHECK_TEXTS]
+        dev = load_splits(run_data_config(Path(run_dir))).dev.texts
     except (DataError, OSError) as err:
         logger.warning("export not checked: the run's data cannot be read (%s)", type(err).__name__)
-        return output, None
+        return export_onnx(run_dir, output_dir, int8=int8, overwrite=overwrite), None
+    texts = dev[:CHECK_TEXTS]
+    calibration = dev[CHECK_TEXTS:][:CALIBRATION_TEXTS] or texts
+    output = export_onnx(run_dir, output_dir, int8=int8, overwrite=overwrite, calibration_texts=calibration)
     logger.info("checking the export against the run on %d dev texts", len(texts))
     return output, check_export(run_dir, output, texts)

@@ -1,11 +1,13 @@
-"""Exporting a run to ONNX (fp32, and int8 with dynamic quantisation) as a standalone directory.
+"""Exporting a run to ONNX (fused fp32, and int8) as a standalone directory.
 
 The export never writes into the run directory (``train`` owns that contract)::
 
     EXPORT/                default: <run>-onnx/ beside the run
       export.json          marker: source run, opset, exporter, files, the torch-vs-ORT check
-      model.onnx           encoder + pooler + head -> logits, dynamic batch and sequence axes
-      model.int8.onnx      the same with int8 weights (dynamic quantisation), when asked for
+      model.onnx           encoder + pooler + head -> logits, dynamic batch and sequence axes, with
+                           ONNX Runtime's fused attention/LayerNorm/GELU (:mod:`~.optimize`)
+      model.int8.onnx      the same with int8 weights, when asked for: static QDQ calibrated on the
+                           texts given, else dynamic (:func:`~.optimize.quantize_int8`)
       tokenizer/           the run's tokenizer
       model.json           labels, task, max length (copied from the run)
       thresholds.json      decision thresholds (copied)
@@ -26,6 +28,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from mindscreen.export.optimize import fuse_for_ort, quantize_int8
 from mindscreen.rundir import (
     CALIBRATION_FILE,
     CONFIG_FILE,
@@ -66,19 +69,26 @@ def default_export_dir(run_dir: str | Path) -> Path:
 
 
 def export_onnx(
-    run_dir: str | Path, output_dir: str | Path | None = None, int8: bool = True, overwrite: bool = False
+    run_dir: str | Path,
+    output_dir: str | Path | None = None,
+    int8: bool = True,
+    overwrite: bool = False,
+    calibration_texts: list[str] | None = None,
 ) -> Path:
     """Export a run directory's classifier to ONNX, optionally with an int8 copy.
 
     Args:
         run_dir: a finished run directory.
         output_dir: where to write (default ``<run>-onnx`` beside the run).
-        int8: also write ``model.int8.onnx`` (dynamic quantisation of the weights to int8).
+        int8: also write ``model.int8.onnx`` (int8 weights of the dense layers, per channel).
         overwrite: replace an existing export directory.
+        calibration_texts: texts (a few hundred of the run's dev split) that fix the int8 model's
+            activation ranges (static quantisation); None: dynamic quantisation.
 
     Returns:
         The export directory, loadable with :meth:`~mindscreen.export.OnnxPredictor.from_dir`.
     """
+    from mindscreen.inference.encoding import encode_texts
     from mindscreen.modeling import MODEL_FILE, load_model
 
     run_dir = Path(run_dir)
@@ -91,9 +101,11 @@ def export_onnx(
     output.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_model(run_dir)
     exporter = _export_fp32(model.eval(), tokenizer, output / FP32_FILE)
-    files = {"fp32": FP32_FILE}
+    fusions = fuse_for_ort(output / FP32_FILE)
+    files, int8_method = {"fp32": FP32_FILE}, None
     if int8:
-        quantize_int8(output / FP32_FILE, output / INT8_FILE)
+        ids = encode_texts(tokenizer, calibration_texts or [], model.spec.max_length) or None
+        int8_method = quantize_int8(output / FP32_FILE, output / INT8_FILE, ids, tokenizer.pad_token_id or 0)
         files["int8"] = INT8_FILE
     tokenizer.save_pretrained(output / TOKENIZER_DIR)
     for name in (MODEL_FILE, THRESHOLDS_FILE, CALIBRATION_FILE, CONFIG_FILE):
@@ -107,6 +119,8 @@ def export_onnx(
             "source_run": str(run_dir.resolve()),
             "opset": OPSET,
             "exporter": exporter,
+            "fusions": fusions,
+            "int8_method": int8_method,
             "files": files,
         },
     )
@@ -161,30 +175,6 @@ def _export_fp32(model: Any, tokenizer: Any, path: Path) -> str:
             output_names=outputs,
         )
     return "torchscript"
-
-
-def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic quantisation (ONNX Runtime): int8 weights, activations quantised on the fly per batch."""
-    import_onnxruntime()
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # ORT suggests its shape-inference pre-processing, which cannot handle the dynamo export's
-    # symbolic shapes; quantisation works without it, so the advice is only noise here.
-    advice = _DropMessage("Please consider to run pre-processing")
-    logging.getLogger().addFilter(advice)
-    try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
-    finally:
-        logging.getLogger().removeFilter(advice)
-
-
-class _DropMessage(logging.Filter):
-    def __init__(self, prefix: str) -> None:
-        super().__init__()
-        self.prefix = prefix
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self.prefix)
 
 
 def read_export(path: str | Path) -> dict[str, Any]:

@@ -24,6 +24,11 @@ from mindscreen.long_text import Windows, aggregate_logits, cut_windows, full_en
 from mindscreen.predictors.protocol import CalibratedPredictor, LoadOptions
 from mindscreen.rundir import read_calibration, read_json, read_model_json, read_thresholds, write_thresholds
 
+# Texts per session.run. Length-sorted, a small batch pads less and stays in cache: on 2 CPU cores,
+# calls of 32 texts ran 1.0x (dreaddit, all texts at the max length) to 1.4x (goemotions, mixed lengths)
+# faster in batches of 8 than of 64 (BENCHMARKS.md, issue 15).
+RUN_TEXTS = 8
+
 
 class OnnxPredictor(CalibratedPredictor):
     """An exported classifier in an ONNX Runtime session, with its tokenizer, temperature and thresholds."""
@@ -105,8 +110,9 @@ class OnnxPredictor(CalibratedPredictor):
         return self._multi_label
 
     def predict_logits(self, texts: list[str]) -> np.ndarray:
-        """Raw logits ``(N, C)`` in input order, batching texts of similar length together; a long text's
-        windows (the run's ``long_text``) are aggregated to one row, as the run does."""
+        """Raw logits ``(N, C)`` in input order, batching windows of similar length together (at most
+        ``batch_size`` and :data:`RUN_TEXTS` per batch); a long text's windows (the run's ``long_text``)
+        are aggregated to one row, as the run does."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         windows = self.tokenizer.windows(list(texts))  # one per text, more under long_text=chunks
@@ -114,8 +120,9 @@ class OnnxPredictor(CalibratedPredictor):
         pad = self.tokenizer.pad_id
         order = np.argsort(-np.array([len(row) for row in ids]), kind="stable")
         out = np.empty((len(ids), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            chosen = order[start : start + self.batch_size]
+        step = min(self.batch_size, RUN_TEXTS)
+        for start in range(0, len(order), step):
+            chosen = order[start : start + step]
             width = max(len(ids[i]) for i in chosen)
             input_ids = np.full((len(chosen), width), pad, dtype=np.int64)  # (B, T)
             mask = np.zeros((len(chosen), width), dtype=np.int64)  # (B, T)

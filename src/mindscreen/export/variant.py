@@ -82,9 +82,13 @@ def _why(meta: dict[str, Any], status: str) -> str:
     if status == "unchecked":
         return "was never checked against torch (export.json holds no check; run `mindscreen export` again)"
     row = meta["check"]["int8"]
+    labels = ""
+    if row.get("label_mismatch_limit") is not None:
+        share, limit = row["label_mismatch_share"], row["label_mismatch_limit"]
+        labels = f"; labels differ on {share:.1%} of texts, limit {limit:.0%}"
     return (
-        f"failed its check (max |prob torch - prob onnx| {row['max_abs_diff']:.2e} > "
-        f"tolerance {row['tolerance']:g})"
+        f"failed its check (max |prob torch - prob onnx| {row['max_abs_diff']:.2e}, "
+        f"tolerance {row['tolerance']:g}{labels})"
     )
 
 

@@ -33,6 +33,7 @@ FULL_PAUSE_S = (0.1, 0.5)  # how long a refusal waits when the waiting room is f
 CLASSIFY = "/v1/classify"
 EXPLAIN = "/v1/explain"
 ADMITTED = frozenset({CLASSIFY, EXPLAIN})  # the routes that run the model
+BUSY = "the model stayed busy until this request's deadline; retry shortly"
 UNAUTHORIZED = "missing or wrong API key; send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'"
 
 
@@ -137,24 +138,31 @@ class ConcurrencyGuard:
 
         return release
 
+    @property
+    def model_lock(self) -> threading.Lock:
+        """Held by whatever runs the model (a request's thread, or the micro-batching thread)."""
+        return self._model
+
     @contextlib.contextmanager
-    def model(self, ticket: Ticket | None, wait_s: float) -> Iterator[None]:
-        """Hold the request's slot and the model, waiting at most ``wait_s``; 503 when it stays busy."""
+    def slot(self, ticket: Ticket | None) -> Iterator[None]:
+        """Hold the request's slot while it computes; 503 when it was given up already."""
         if ticket is None or not ticket.join():
             raise HTTPException(status_code=503, detail="the request was not admitted; retry shortly")
         try:
+            yield
+        finally:
+            ticket.leave()
+
+    @contextlib.contextmanager
+    def model(self, ticket: Ticket | None, wait_s: float) -> Iterator[None]:
+        """Hold the request's slot and the model, waiting at most ``wait_s``; 503 when it stays busy."""
+        with self.slot(ticket):
             if not self._model.acquire(timeout=max(wait_s, 0.0)):
-                raise HTTPException(
-                    status_code=503,
-                    detail="the model stayed busy until this request's deadline; retry shortly",
-                    headers=retry_after(),
-                )
+                raise HTTPException(status_code=503, detail=BUSY, headers=retry_after())
             try:
                 yield
             finally:
                 self._model.release()
-        finally:
-            ticket.leave()
 
 
 class AdmissionMiddleware:

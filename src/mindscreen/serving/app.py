@@ -26,6 +26,7 @@ from mindscreen import __version__
 from mindscreen.pipeline import Pipeline
 from mindscreen.serving.admission import QUEUE_WAIT_S, AdmissionMiddleware, ConcurrencyGuard
 from mindscreen.serving.audit import AuditLog
+from mindscreen.serving.batching import MicroBatcher
 from mindscreen.serving.guards import BodyLimitMiddleware, TimeoutMiddleware
 from mindscreen.serving.metrics import ROUTES, ServiceMetrics
 from mindscreen.serving.routes import router
@@ -70,8 +71,13 @@ def create_app(settings: ServeSettings, load: Callable[[], Pipeline] | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.pipeline = start(state, load)
+        if settings.batch_window_ms is not None:
+            window_s, limit = settings.batch_window_ms / 1000, settings.max_texts
+            state.batcher = MicroBatcher(state.pipeline.classify, guard.model_lock, window_s, limit).start()
         yield
-        state.pipeline = None
+        if state.batcher is not None:
+            state.batcher.stop()
+        state.pipeline, state.batcher = None, None
 
     app = _ContainedApp(
         title="mindscreen",

@@ -18,7 +18,8 @@ from mindscreen import __version__
 from mindscreen.explain import explain
 from mindscreen.export.variant import describe_variant
 from mindscreen.pipeline import Pipeline, Result
-from mindscreen.serving.admission import UNAUTHORIZED, given_key, retry_after
+from mindscreen.serving.admission import BUSY, UNAUTHORIZED, given_key, retry_after
+from mindscreen.serving.batching import BusyError
 from mindscreen.serving.guards import key_matches
 from mindscreen.serving.schemas import (
     ClassifyRequest,
@@ -95,9 +96,8 @@ def classify(
     _refuse_over_limits(texts, settings.max_texts, settings.max_chars)
     state.metrics.in_flight.inc()
     try:
-        ticket = getattr(request.state, "admission", None)
-        with state.guard.model(ticket, settings.timeout_s - (time.monotonic() - started)):
-            results = pipeline.classify(texts)
+        wait_s = settings.timeout_s - (time.monotonic() - started)
+        results = _run_model(state, request, pipeline, texts, wait_s)
     finally:
         state.metrics.in_flight.dec()
     verdict = getattr(request.state, "verdict", None)
@@ -110,6 +110,21 @@ def classify(
     return ClassifyResponse(
         model_version=pipeline.version, results=[TextResult.model_validate(r.to_dict()) for r in results]
     )
+
+
+def _run_model(
+    state: ServiceState, request: Request, pipeline: Pipeline, texts: list[str], wait_s: float
+) -> list[Result]:
+    """The pipeline's results for ``texts``: in a shared batch with micro-batching on, else alone."""
+    ticket = getattr(request.state, "admission", None)
+    if state.batcher is None:
+        with state.guard.model(ticket, wait_s):
+            return pipeline.classify(texts)
+    with state.guard.slot(ticket):
+        try:
+            return state.batcher.classify(texts, wait_s)
+        except BusyError:
+            raise HTTPException(status_code=503, detail=BUSY, headers=retry_after()) from None
 
 
 def _audit(

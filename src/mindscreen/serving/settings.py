@@ -29,6 +29,15 @@ class ServeSettings(StrictModel):
         le=256,
         description="Classify requests admitted at once; more wait up to 1 s for a slot, then 429.",
     )
+    batch_window_ms: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="Micro-batching: concurrent classify requests share one model call on one model "
+        "thread, which waits this long after the first for more (0: takes those already waiting). "
+        "Raise max_concurrency with it (a batch holds at most that many requests). None: off, each "
+        "request runs alone. Leave it off for a dynamic int8 model, whose answers depend on the batch.",
+    )
     api_key: SecretStr | None = Field(
         None, description="When set, /v1/* needs it as X-API-Key or Authorization: Bearer; else 401."
     )

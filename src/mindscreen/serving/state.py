@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mindscreen.pipeline import Pipeline
 from mindscreen.serving.admission import ConcurrencyGuard
 from mindscreen.serving.audit import AuditLog
+from mindscreen.serving.batching import MicroBatcher
 from mindscreen.serving.metrics import ServiceMetrics
 from mindscreen.serving.settings import ServeSettings
 
@@ -19,3 +20,4 @@ class ServiceState:
     audit: AuditLog | None
     pipeline: Pipeline | None = None
     startup_error: str | None = None  # why start-up failed, for ``serve`` to report
+    batcher: MicroBatcher | None = None  # micro-batching, when settings.batch_window_ms is set
