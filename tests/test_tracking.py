@@ -63,6 +63,28 @@ def test_mlflow_holds_params_metrics_per_evaluation_and_final_per_class(tracked:
         assert run.data.metrics[f"final.test.per_class.{label}.support"] == scores["support"]
 
 
+def test_a_training_that_raises_leaves_its_mlflow_run_failed_not_running(
+    tmp_path: Path, tiny_bert_dir: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    from mindscreen.training import train
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(tracking_uri=uri).create_experiment("t", artifact_location=(tmp_path / "a").as_uri())
+    settings = {"tracking": ["mlflow", "tensorboard"], "tracking_uri": uri, "experiment": "t"}
+
+    def crash(step: int, metrics: object) -> None:
+        raise RuntimeError("stopped on purpose")
+
+    config = tiny_config(tmp_path / "run", tiny_bert_dir, train=settings)
+    with pytest.raises(RuntimeError, match="on purpose"):
+        train(config, progress=False, on_evaluate=crash)
+    _, run = _only_run(uri)
+    assert run.info.status == "FAILED"
+    assert list((tmp_path / "run" / "tensorboard").iterdir())  # what was logged before stays
+
+
 def test_mlflow_keeps_the_run_directory_card_and_report_as_artifacts(tracked: tuple[Path, Path]) -> None:
     _, store = tracked
     client, run = _only_run(f"sqlite:///{store / 'mlflow.db'}")

@@ -11,6 +11,6 @@ training loop gets a :class:`NullTracker` that does nothing. Texts never reach a
 resolved config, the data profile (counts), metrics and the run directory's files are sent.
 """
 
-from mindscreen.tracking.base import TRACKERS, NullTracker, Tracker, build_tracker, flatten
+from mindscreen.tracking.base import TRACKERS, NullTracker, Tracker, build_tracker, failed_on_error, flatten
 
-__all__ = ["TRACKERS", "NullTracker", "Tracker", "build_tracker", "flatten"]
+__all__ = ["TRACKERS", "NullTracker", "Tracker", "build_tracker", "failed_on_error", "flatten"]

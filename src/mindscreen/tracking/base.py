@@ -3,18 +3,22 @@
 The training loop calls a tracker at three points: :meth:`Tracker.start` once the config is resolved
 (params: the config and the data profile), :meth:`Tracker.log_evaluation` after each evaluation (the
 log.jsonl record) and :meth:`Tracker.finish` once the run directory is complete (final metrics and
-artifacts).
+artifacts); :meth:`Tracker.fail` instead when training raises (:func:`failed_on_error`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 from mindscreen.extras import require_extras
+
+logger = logging.getLogger(__name__)
 
 
 class Tracker(Protocol):
@@ -32,6 +36,10 @@ class Tracker(Protocol):
         """The final metrics (metrics.json) and the finished run directory; closes the run."""
         ...
 
+    def fail(self) -> None:
+        """Close the run as failed: training raised (or was interrupted) before :meth:`finish`."""
+        ...
+
 
 class NullTracker:
     """No tracking: every call does nothing (``train.tracking: []``)."""
@@ -43,6 +51,9 @@ class NullTracker:
         pass
 
     def finish(self, run_dir: Path, metrics: Mapping[str, Any]) -> None:
+        pass
+
+    def fail(self) -> None:
         pass
 
 
@@ -64,6 +75,24 @@ class Trackers:
     def finish(self, run_dir: Path, metrics: Mapping[str, Any]) -> None:
         for tracker in self.trackers:
             tracker.finish(run_dir, metrics)
+
+    def fail(self) -> None:
+        for tracker in self.trackers:
+            tracker.fail()
+
+
+@contextmanager
+def failed_on_error(tracker: Tracker) -> Iterator[None]:
+    """Mark the tracked run failed when the block raises (an error, Ctrl-C), then re-raise: a crashed
+    training never stays ``RUNNING`` in the tracker."""
+    try:
+        yield
+    except BaseException:
+        try:
+            tracker.fail()
+        except Exception as err:  # the training error matters more than the tracker's
+            logger.warning("could not mark the tracked run failed: %s", type(err).__name__)
+        raise
 
 
 def _mlflow(settings: Mapping[str, Any]) -> Tracker:

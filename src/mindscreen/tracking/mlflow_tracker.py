@@ -58,6 +58,10 @@ class MlflowTracker:
         self._log_report(run_dir)
         self.client.set_terminated(self.run_id, "FINISHED")
 
+    def fail(self) -> None:
+        if self.run_id is not None:
+            self.client.set_terminated(self.run_id, "FAILED")
+
     def _log_metrics(self, values: dict[str, float], step: int) -> None:
         from mlflow.entities import Metric
 

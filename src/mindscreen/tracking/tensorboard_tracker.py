@@ -43,3 +43,7 @@ class TensorBoardTracker:
         for key, value in numeric(final).items():
             self.writer.add_scalar("final/" + key.replace(".", "/"), value, step)
         self.writer.close()
+
+    def fail(self) -> None:
+        if self.writer is not None:
+            self.writer.close()  # what was logged so far stays readable

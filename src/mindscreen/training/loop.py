@@ -34,7 +34,7 @@ from mindscreen.metrics import compute_metrics, primary_metric
 from mindscreen.modeling import Classifier, build_model, load_tokenizer, save_model
 from mindscreen.probabilities import to_probabilities
 from mindscreen.rundir import CONFIG_FILE, PROFILE_FILE, append_log, read_json, truncate_log
-from mindscreen.tracking import NullTracker, Tracker, build_tracker, flatten
+from mindscreen.tracking import NullTracker, Tracker, build_tracker, failed_on_error, flatten
 from mindscreen.training.batching import Encoded, encode_split
 from mindscreen.training.checkpoint import (
     TrainState,
@@ -189,57 +189,59 @@ def train(
     clock = Throughput(device)
     stop = False
 
-    model.train()
-    while state.step < total_steps and not stop:
-        epoch = planner.plan(state.epoch)
-        batches = shard(epoch.batches, world)
-        for start in range(state.batches_done, len(batches), tcfg.grad_accum):
-            group = batches[start : start + tcfg.grad_accum]
-            running_loss += stepper.accumulate(epoch, group, state)
-            clock.count(epoch.ids, group)
-            state.train_loss_count += len(group)
-            state.batches_done = start + len(group)
-            at_epoch_end = state.batches_done == len(batches)
-            optimizer_step(model, optimizer, scheduler, scaler, tcfg.clip_norm)
-            if ema is not None:
-                ema.update(model, state.step)
-            state.step += 1
-            bar.update(1)
-            last_step = state.step >= total_steps
-            if at_epoch_end:
-                state.epoch, state.batches_done = state.epoch + 1, 0
-            if state.step % evaluate_every == 0 or last_step or (at_epoch_end and tcfg.eval_every is None):
-                clock.pause()
-                state.train_loss_sum += float(running_loss)
-                running_loss.zero_()
-                if world.is_main:
-                    stop = _evaluate_and_keep_best(context, state, float(max(scheduler.get_last_lr())))
-                    bar.set_postfix(best=f"{state.best_metric:.4f}")
-                    if keep_model:
-                        save_checkpoint(run_dir, model, optimizer, scheduler, state, ema)
-                stop = broadcast_flag(stop, world, device)
-                clock.resume()
-            if stop or last_step:
-                break
-    bar.close()
-    if stop:
-        logger.info("early stop at step %d: no improvement in %d evaluations", state.step, tcfg.patience)
+    with failed_on_error(tracker):
+        model.train()
+        while state.step < total_steps and not stop:
+            epoch = planner.plan(state.epoch)
+            batches = shard(epoch.batches, world)
+            for start in range(state.batches_done, len(batches), tcfg.grad_accum):
+                group = batches[start : start + tcfg.grad_accum]
+                running_loss += stepper.accumulate(epoch, group, state)
+                clock.count(epoch.ids, group)
+                state.train_loss_count += len(group)
+                state.batches_done = start + len(group)
+                at_epoch_end = state.batches_done == len(batches)
+                optimizer_step(model, optimizer, scheduler, scaler, tcfg.clip_norm)
+                if ema is not None:
+                    ema.update(model, state.step)
+                state.step += 1
+                bar.update(1)
+                last_step = state.step >= total_steps
+                if at_epoch_end:
+                    state.epoch, state.batches_done = state.epoch + 1, 0
+                epoch_eval = at_epoch_end and tcfg.eval_every is None
+                if state.step % evaluate_every == 0 or last_step or epoch_eval:
+                    clock.pause()
+                    state.train_loss_sum += float(running_loss)
+                    running_loss.zero_()
+                    if world.is_main:
+                        stop = _evaluate_and_keep_best(context, state, float(max(scheduler.get_last_lr())))
+                        bar.set_postfix(best=f"{state.best_metric:.4f}")
+                        if keep_model:
+                            save_checkpoint(run_dir, model, optimizer, scheduler, state, ema)
+                    stop = broadcast_flag(stop, world, device)
+                    clock.resume()
+                if stop or last_step:
+                    break
+        bar.close()
+        if stop:
+            logger.info("early stop at step %d: no improvement in %d evaluations", state.step, tcfg.patience)
 
-    metrics: dict[str, Any] = {}
-    if world.is_main and keep_model:
-        metrics = finish_run(
-            run_dir, splits, config, device, amp_dtype, state, {"timing": clock.summary(world)}
-        )
-        remove_checkpoints(run_dir)
-        tracker.finish(run_dir, metrics)
-    elif world.is_main:
-        metrics = {
-            "primary_metric": tcfg.metric,
-            "best_dev": state.best_metric,
-            "best_step": state.best_step,
-            "steps": state.step,
-            "timing": clock.summary(world),
-        }
+        metrics: dict[str, Any] = {}
+        if world.is_main and keep_model:
+            metrics = finish_run(
+                run_dir, splits, config, device, amp_dtype, state, {"timing": clock.summary(world)}
+            )
+            remove_checkpoints(run_dir)
+            tracker.finish(run_dir, metrics)
+        elif world.is_main:
+            metrics = {
+                "primary_metric": tcfg.metric,
+                "best_dev": state.best_metric,
+                "best_step": state.best_step,
+                "steps": state.step,
+                "timing": clock.summary(world),
+            }
     barrier(world)
     shutdown(world)
     return TrainResult(run_dir=run_dir, metrics=metrics)
