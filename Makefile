@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch; GPU users install their own torch build before `pip install -e .`.
 TORCH ?= torch==2.13.0
 
-.PHONY: help install quickstart test test-all test-ray lint typecheck bench-accuracy clean
+.PHONY: help install quickstart test test-all test-slow test-ray lint typecheck bench-accuracy clean
 
 help:
 	@echo "make quickstart   install, then fine-tune MiniLM on the synthetic demo set (a few minutes on CPU)"
 	@echo "make test         install, then run the test suite (no GPU, no network)"
 	@echo "make test-all     the test suite including tests marked slow"
+	@echo "make test-slow    only the tests marked slow (a local Ray per test, a real mlflow server)"
 	@echo "make test-ray     the Ray engine's end-to-end tests (slow: each starts a local Ray)"
 	@echo "make lint         ruff check + ruff format --check"
 	@echo "make typecheck    mypy on src/"
@@ -33,6 +34,9 @@ test: install
 
 test-all: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m ""
+
+test-slow: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m slow
 
 test-ray: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m slow tests/test_ray_engine.py
