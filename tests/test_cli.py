@@ -176,6 +176,23 @@ def test_explain_file_writes_jsonl_of_offsets_and_an_html_page(
     assert "--input needs --output" in capsys.readouterr().err
 
 
+def test_explain_cuts_long_texts_to_max_chars_as_predict_does(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "posts.csv"
+    long = "exams next week and i cannot sleep " * 4  # 140 characters
+    pd.DataFrame({"text": ["a calm walk", long]}).to_csv(source, index=False)
+    out = tmp_path / "why.jsonl"
+    args = ["-q", "explain", str(trained_run), "--input", str(source), "--output", str(out)]
+    assert main(args) == 0
+    assert "longer than" not in capsys.readouterr().err  # the default limit cuts nothing here
+    assert main([*args, "--max-chars", "40"]) == 0
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert max(w["end"] for e in lines[1]["explanations"] for w in e["words"]) <= 40
+    assert "1 of 2 texts are longer than 40 characters" in err and "row 2" in err and "exams" not in err
+
+
 def test_evaluate_on_a_folder_that_is_not_a_run_is_explained(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

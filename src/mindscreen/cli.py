@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--top", type=int, default=5, help="Words marked each way in the terminal (default 5)."
     )
+    explain.add_argument("--max-chars", type=int, default=MAX_CHARS, help=MAX_CHARS_HELP)
+    _int8_arg(explain)
 
     ensemble = sub.add_parser(
         "ensemble", help="Combine runs (and a TF-IDF model) with weights fitted on dev."
@@ -455,16 +457,23 @@ def _explain(args: argparse.Namespace) -> int:
         raise ValueError("give either one text or --input FILE (with --output FILE.jsonl)")
     if args.input is not None and args.output is None:
         raise ValueError("--input needs --output FILE.jsonl")
+    from mindscreen.data import cut_texts, warn_cut
     from mindscreen.explain import explain
     from mindscreen.explain.batch import explain_table
     from mindscreen.explain.page import write_page
+    from mindscreen.explain.pipeline import as_pipeline
     from mindscreen.explain.render import render_explanation
+    from mindscreen.predictors import LoadOptions
 
+    options = LoadOptions(allow_failed_int8=args.allow_failed_int8)
     if args.input is None:  # the user's own text, shown back to them on their terminal only
-        (found,) = explain(args.path, [args.text], args.label, args.method, args.steps)
-        print(render_explanation(args.text, found, args.top, color=sys.stdout.isatty()))
+        texts, cut = cut_texts([args.text], args.max_chars)
+        warn_cut("the text", cut, 1, args.max_chars)
+        pipeline = as_pipeline(args.path, options)
+        (found,) = explain(pipeline, texts, args.label, args.method, args.steps)
+        print(render_explanation(texts[0], found, args.top, color=sys.stdout.isatty()))
         if args.html:
-            write_page(args.html, [args.text], [found])
+            write_page(args.html, texts, [found])
         return 0
     count = explain_table(
         args.path,
@@ -476,6 +485,8 @@ def _explain(args: argparse.Namespace) -> int:
         args.method,
         args.steps,
         progress=not args.quiet,
+        max_chars=args.max_chars,
+        options=options,
     )
     print(f"wrote {count} explanations to {args.output}" + (f" and {args.html}" if args.html else ""))
     return 0

@@ -25,16 +25,16 @@ from mindscreen.explain.words import segment
 from mindscreen.pipeline import Pipeline, Policy, Result, load_pipeline
 
 if TYPE_CHECKING:
-    from mindscreen.predictors import Predictor
+    from mindscreen.predictors import LoadOptions, Predictor
 
 
-def as_pipeline(target: str | Path | Pipeline | Predictor) -> Pipeline:
-    """A pipeline as ``predict`` would run it: a directory through ``load_pipeline``; a predictor as a
-    one-stage pipeline without lexicon or label roles."""
+def as_pipeline(target: str | Path | Pipeline | Predictor, options: LoadOptions | None = None) -> Pipeline:
+    """A pipeline as ``predict`` would run it: a directory through ``load_pipeline`` (with ``options``,
+    e.g. ``allow_failed_int8``); a predictor as a one-stage pipeline without lexicon or label roles."""
     if isinstance(target, Pipeline):
         return target
     if isinstance(target, str | Path):
-        return load_pipeline(target)
+        return load_pipeline(target, options)
     labels = list(target.labels)
     policy = Policy.build(labels, bool(target.multi_label), [], [])
     return Pipeline(target, policy, np.asarray(target.thresholds), name=type(target).__name__)
