@@ -14,6 +14,7 @@ import pytest
 from mindscreen.config import ConfigError
 from mindscreen.rundir import read_log
 from mindscreen.tracking import NullTracker, build_tracker
+from mindscreen.tuning import SearchSpace
 
 from .conftest import demo_texts, tiny_config
 
@@ -83,6 +84,37 @@ def test_a_training_that_raises_leaves_its_mlflow_run_failed_not_running(
     _, run = _only_run(uri)
     assert run.info.status == "FAILED"
     assert list((tmp_path / "run" / "tensorboard").iterdir())  # what was logged before stays
+
+
+def test_tuning_trials_are_nested_mlflow_runs_under_one_parent_per_search(
+    tmp_path: Path, tiny_bert_dir: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    from mindscreen.tuning import tune
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    client.create_experiment("t", artifact_location=(tmp_path / "a").as_uri())
+    settings = {"tracking": ["mlflow"], "tracking_uri": uri, "experiment": "t"}
+    train = {"epochs": 1, "batch_size": 64, "fit_thresholds": False, **settings}
+    base = tiny_config(tmp_path / "run", tiny_bert_dir, model={"max_length": 32}, train=train)
+    lr = {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}
+    space = SearchSpace.model_validate({"space": {"train.lr": lr}, "pruner": "none"})
+    result = tune(base, space, n_trials=2, progress=False, study_name="s")
+
+    runs = client.search_runs([client.get_experiment_by_name("t").experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(runs) == 3 and len(children) == 2 and parent.data.tags["mindscreen.study"] == "s"
+    assert parent.info.status == "FINISHED" and parent.data.params["train.epochs"] == "1.0"
+    assert sorted(c.data.tags["mindscreen.trial"] for c in children) == ["0", "1"]
+    assert [c.info.status for c in children] == ["FINISHED", "FINISHED"]
+    best = {}
+    for child in children:
+        history = client.get_metric_history(child.info.run_id, "val_macro_f1")
+        best[float(child.data.params["train.lr"])] = max(m.value for m in history)
+    assert best[result.best_params["train.lr"]] == pytest.approx(result.best_value)
 
 
 def test_mlflow_keeps_the_run_directory_card_and_report_as_artifacts(tracked: tuple[Path, Path]) -> None:

@@ -28,6 +28,7 @@ from mindscreen.metrics import primary_metric
 from mindscreen.rundir import CONFIG_FILE, LOG_FILE, read_log
 from mindscreen.tuning.space import SearchSpace, apply_params, suggest_params
 from mindscreen.tuning.study import WORKER, counts_toward_budget
+from mindscreen.tuning.tracking import NullTrialTracker, TrialTracker
 
 logger = logging.getLogger(__name__)
 
@@ -56,21 +57,23 @@ class Objective:
     study_dir: Path
     n_trials: int | None
     direction: str
+    tracker: TrialTracker = field(default_factory=NullTrialTracker)  # nested MLflow runs, or nothing
     outcome: str = field(default="", init=False)  # of the last trial: complete/pruned/failed/skipped
 
     def __call__(self, trial: optuna.Trial) -> float:
         self.outcome = "skipped"
         self._check_budget(trial)
         trial.set_user_attr("worker", WORKER)
-        config = apply_params(
-            self.base, suggest_params(trial, self.space), trial_dir(self.study_dir, trial.number)
-        )
-        reporter = Reporter(trial, config.train.metric, Path(config.output_dir))
+        params = suggest_params(trial, self.space)
+        config = apply_params(self.base, params, trial_dir(self.study_dir, trial.number))
+        reporter = Reporter(trial, config.train.metric, Path(config.output_dir), self.tracker)
         from mindscreen.training import train
 
+        self.tracker.start_trial(trial.number, params)
         try:
             train(config, overwrite=True, progress=False, on_evaluate=reporter, keep_model=False)
             value = reporter.best(self.direction)
+            self.outcome = "complete"
         except optuna.TrialPruned:
             self.outcome = "pruned"
             raise
@@ -83,9 +86,9 @@ class Objective:
             raise TrialFailed(reason) from err
         finally:
             trial.set_user_attr("evaluations", len(reporter.values))
+            self.tracker.end_trial(self.outcome)
             strip_run_dir(Path(config.output_dir))
             free_memory()
-        self.outcome = "complete"
         return value
 
     def _check_budget(self, trial: optuna.Trial) -> None:
@@ -105,6 +108,7 @@ class Reporter:
     trial: optuna.Trial
     metric: str
     run_dir: Path
+    tracker: TrialTracker = field(default_factory=NullTrialTracker)
     values: list[float] = field(default_factory=list)
 
     def __call__(self, step: int, dev_metrics: dict[str, Any]) -> None:
@@ -114,6 +118,7 @@ class Reporter:
             raise FloatingPointError(f"loss became NaN by step {step}")
         value = primary_metric(dev_metrics, self.metric)
         self.values.append(value)
+        self.tracker.log_value(step, f"val_{self.metric}", value)
         self.trial.report(value, len(self.values))
         if self.trial.should_prune():
             raise optuna.TrialPruned(

@@ -98,6 +98,7 @@ def tune(
     from mindscreen.tuning.objective import Objective
     from mindscreen.tuning.outputs import write_outputs
     from mindscreen.tuning.study import build_storage, describe_storage, direction_of, open_study
+    from mindscreen.tuning.tracking import build_trial_tracker
 
     name = study_name or base.name
     study_dir = Path(output_dir) if output_dir is not None else default_study_dir(base, name)
@@ -109,7 +110,14 @@ def tune(
     logger.info("study %s on %s: %s dev %s", name, describe_storage(storage), direction, base.train.metric)
 
     started = time.monotonic()
-    ran = _search(study, store, Objective(base, space, study_dir, space.n_trials, direction), space, progress)
+    tracker = build_trial_tracker(base, name, study_dir)
+    objective = Objective(base, space, study_dir, space.n_trials, direction, tracker)
+    failed = True
+    try:
+        ran = _search(study, store, objective, space, progress)
+        failed = False
+    finally:
+        tracker.close(failed)
     seconds = time.monotonic() - started
     summary = write_outputs(study, base, study_dir, direction, space.sampler.seed, describe_storage(storage))
     best_path = study_dir / "best.yaml"
