@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,3 +140,102 @@ def test_import_refuses_a_file_that_is_not_a_json_export(tmp_path: Path) -> None
     bad.write_text(json.dumps({"text": "x"}))
     with pytest.raises(ValueError, match="not a Label Studio JSON export"):
         import_review(bad, tmp_path / "out.jsonl")
+
+
+def _label_studio() -> str | None:
+    """The ``label-studio`` executable: $MINDSCREEN_TEST_LABEL_STUDIO, else one on PATH."""
+    return os.environ.get("MINDSCREEN_TEST_LABEL_STUDIO") or shutil.which("label-studio")
+
+
+@pytest.fixture
+def label_studio_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real Label Studio server on loopback with a fresh data folder; (base URL, auth headers)."""
+    executable = _label_studio()
+    if executable is None:
+        pytest.skip(
+            "needs Label Studio: pip install label-studio into any venv, then "
+            "MINDSCREEN_TEST_LABEL_STUDIO=/that/venv/bin/label-studio pytest -m slow tests/test_review.py"
+        )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = uuid.uuid4().hex
+    env = {
+        **os.environ,
+        "LABEL_STUDIO_USERNAME": "reviewer@example.com",
+        "LABEL_STUDIO_PASSWORD": uuid.uuid4().hex,
+        "LABEL_STUDIO_USER_TOKEN": token,
+        "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",  # the Token header, as scripts use it
+    }
+    command = [executable, "start", "--no-browser", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--data-dir", str(tmp_path / "label-studio")]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 600  # the first start migrates a fresh database: minutes on 2 cores
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(2)
+        else:
+            pytest.fail(f"Label Studio did not answer /health (exit code {server.poll()})")
+        yield url, {"Authorization": f"Token {token}"}
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+@pytest.mark.slow
+def test_a_real_label_studio_takes_the_tasks_and_its_export_comes_back_as_training_data(
+    tasks_file: Path, label_studio_server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, auth = label_studio_server
+    tasks = json.loads(tasks_file.read_text())
+    config = tasks_file.with_name("tasks.label_config.xml").read_text()
+    with httpx.Client(base_url=url, headers=auth, timeout=60) as client:
+        project = client.post("/api/projects", json={"title": "mindscreen review", "label_config": config})
+        assert project.status_code == 201, project.text
+        pid = project.json()["id"]
+        imported = client.post(f"/api/projects/{pid}/import", json=tasks)
+        assert imported.status_code == 201 and imported.json()["task_count"] == len(tasks), imported.text
+        stored = client.get("/api/tasks", params={"project": pid, "page_size": 1000, "fields": "all"})
+        stored_tasks = sorted(stored.json()["tasks"], key=lambda t: t["id"])
+        assert len(stored_tasks) == len(tasks)
+        assert all(task["total_predictions"] == 1 for task in stored_tasks)  # pre-annotations kept
+
+        changed = 0
+        for number, task in enumerate(stored_tasks):  # a reviewer: keeps, corrects or skips
+            model = task["data"]["mindscreen"]["model_labels"]
+            if number == 0:
+                continue  # not reviewed
+            choices = model or ["neutral"]
+            if number % 3 == 0:
+                choices = ["neutral"] if model != ["neutral"] else ["stress"]
+            changed += set(choices) != set(model)
+            result = [
+                {"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices", "value": {"choices": choices}}
+            ]
+            answer = client.post(f"/api/tasks/{task['id']}/annotations", json={"result": result})
+            assert answer.status_code == 201, answer.text
+        # The default export holds the annotated tasks only; download_all_tasks adds the others.
+        exports = {
+            every: client.get(
+                f"/api/projects/{pid}/export",
+                params={"exportType": "JSON", "download_all_tasks": str(every).lower()},
+            )
+            for every in (False, True)
+        }
+    for every, export in exports.items():
+        assert export.status_code == 200, export.text
+        export_file = tmp_path / f"export-{every}.json"
+        export_file.write_bytes(export.content)
+        out = tmp_path / "reviewed.jsonl"
+        stats = import_review(export_file, out)
+        frame = read_table(out)  # the reader train uses
+        assert stats["tasks"] == len(tasks) - (not every) and stats["skipped"] == int(every)
+        assert len(frame) == stats["reviewed"] == len(tasks) - 1 and stats["changed"] == changed
+    lists, multi_label = read_label_lists(frame, DataConfig(), str(out))
+    assert multi_label and all(lists)
