@@ -128,7 +128,7 @@ class Recipe:
         quantize_static(
             str(source),
             str(target),
-            _Batches(calibration, pad_id),
+            _Batches(calibration, pad_id) if "pct" not in self.tokens else same_width(calibration, pad_id),
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=["MatMul", "Gemm"],
             per_channel="pc" in self.tokens,
@@ -145,6 +145,12 @@ class Recipe:
             },
         )
         return target
+
+
+def same_width(ids: list[list[int]], pad_id: int) -> _Batches:
+    """Calibration batches all padded to the longest text: ORT's percentile collector stacks them."""
+    width = max(map(len, ids))
+    return _Batches([row + [pad_id] * (width - len(row)) for row in ids], pad_id)
 
 
 def float_graphs(run: Path, folder: Path) -> tuple[Path, dict[str, Path]]:
