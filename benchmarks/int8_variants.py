@@ -128,7 +128,7 @@ class Recipe:
         quantize_static(
             str(source),
             str(target),
-            _Batches(calibration, pad_id) if "pct" not in self.tokens else same_width(calibration, pad_id),
+            _Batches(calibration, pad_id) if "pct" not in self.tokens else SameWidth(calibration, pad_id),
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=["MatMul", "Gemm"],
             per_channel="pc" in self.tokens,
@@ -147,10 +147,25 @@ class Recipe:
         return target
 
 
-def same_width(ids: list[list[int]], pad_id: int) -> _Batches:
-    """Calibration batches all padded to the longest text: ORT's percentile collector stacks them."""
-    width = max(map(len, ids))
-    return _Batches([row + [pad_id] * (width - len(row)) for row in ids], pad_id)
+class SameWidth:
+    """Calibration batches of 16 texts, all padded to the longest text (attention mask 0 on padding):
+    ORT's percentile collector stacks the batches, so they need one shape."""
+
+    def __init__(self, ids: list[list[int]], pad_id: int) -> None:
+        width = max(map(len, ids))
+        self._batches = iter(
+            {"input_ids": np.array(chunk[0]), "attention_mask": np.array(chunk[1])}
+            for chunk in (
+                (
+                    [row + [pad_id] * (width - len(row)) for row in ids[i : i + 16]],
+                    [[1] * len(row) + [0] * (width - len(row)) for row in ids[i : i + 16]],
+                )
+                for i in range(0, len(ids), 16)
+            )
+        )
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._batches, None)
 
 
 def float_graphs(run: Path, folder: Path) -> tuple[Path, dict[str, Path]]:
