@@ -45,12 +45,13 @@ from mindscreen.thresholds import apply_thresholds
 Call = Callable[[list[str]], Any]
 
 
-def test_texts(dataset: str, limit: int) -> list[str]:
-    """The first ``limit`` test texts of a data folder, a folder of ../shared/data, or a shipped set."""
+def test_texts(dataset: str, limit: int, split: str = "test") -> list[str]:
+    """The first ``limit`` texts of a split (test by default) of a data folder, a folder of
+    ../shared/data, or a shipped set."""
     shared = Path(__file__).resolve().parents[2] / "shared" / "data" / dataset
     folder = Path(dataset) if Path(dataset).is_dir() else shared
     folder = folder if folder.is_dir() else resolve_data_dir(dataset)
-    path = folder / "test.jsonl"
+    path = folder / f"{split}.jsonl"
     return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()][:limit]
 
 
@@ -159,6 +160,10 @@ def bench_service(
     }
 
 
+def machine(threads: int) -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {threads} threads"
+
+
 def versions() -> str:
     import onnxruntime
     import transformers
@@ -198,8 +203,7 @@ def main() -> None:
     texts = {name: test_texts(name, args.texts) for name in args.datasets}
     own = int(json.loads((args.run / "model.json").read_text())["max_length"])
     result: dict[str, Any] = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"{args.threads} threads",
+        "machine": machine(args.threads),
         "versions": versions(),
         "run": str(args.run),
         "texts": args.texts,
