@@ -83,3 +83,27 @@ def test_the_int8_check_fails_when_labels_change_even_within_the_probability_tol
     assert result["fp32"]["passed"]
     assert result["int8"]["max_abs_diff"] <= 1.0 and result["int8"]["label_mismatch_share"] > 0.5
     assert not result["int8"]["passed"] and not result["passed"]
+
+
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_both_int8_methods_keep_the_head_and_the_narrowing_products_in_float(
+    exported: Path, tmp_path: Path, calibrated: bool
+) -> None:
+    import onnx
+
+    from mindscreen.export.onnx import FP32_FILE
+    from mindscreen.export.optimize import HEAD_MATMULS, quantize_int8, weight_matmuls
+
+    source = exported / FP32_FILE
+    products = weight_matmuls(source)
+    kept = [name for name, (k, n) in products.items() if k > n] + list(products)[-HEAD_MATMULS:]
+    calibration = [[2, 10, 11, 12, 3]] * 4 if calibrated else None
+    method = quantize_int8(source, tmp_path / "int8.onnx", calibration)
+    nodes = onnx.load(str(tmp_path / "int8.onnx")).graph.node
+    quantised = {n.name for n in nodes if n.op_type in ("MatMulInteger", "DequantizeLinear")}
+    assert method == ("static_qdq" if calibrated else "dynamic") and kept
+    for name in kept:  # dynamic renames a Gemm to <name>_MatMul_quant; static feeds it a DequantizeLinear
+        assert not any(q.startswith(f"{name}_MatMul_quant") for q in quantised), name
+        node = next(n for n in nodes if n.name in (name, f"{name}_MatMul"))
+        weights = [i for i in node.input if i.endswith(("_DequantizeLinear_Output", "_quantized"))]
+        assert not weights, (name, list(node.input))

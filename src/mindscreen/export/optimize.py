@@ -76,8 +76,12 @@ def quantize_int8(
     logging.getLogger().addFilter(advice)
     try:
         if not calibration:
+            # The dynamic quantiser splits each Gemm into ``<name>_MatMul`` + ``<name>_Add`` before it
+            # reads the exclusions, so the split names are excluded too (else the head is quantised).
+            split = [f"{name}_MatMul" for name in kept]
+            dynamic = {**chosen, "nodes_to_exclude": sorted(set(kept) | set(split))}
             quantize_dynamic(
-                str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, **chosen
+                str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, **dynamic
             )
             return "dynamic"
         quantize_static(
