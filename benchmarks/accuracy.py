@@ -174,20 +174,6 @@ def smoke_data(source: Path, target: Path, rows: int = 64) -> Path:
     return target
 
 
-def tiny_encoder(folder: Path) -> str:
-    """A 1-layer, 32-wide random BERT with MiniLM's tokenizer, for --smoke."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    from mindscreen.modeling import resolve_encoder
-
-    source = resolve_encoder("minilm")
-    shape = {"num_hidden_layers": 1, "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2}
-    torch.manual_seed(0)
-    AutoModel.from_config(AutoConfig.from_pretrained(source, **shape)).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(source).save_pretrained(folder)
-    return str(folder)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -215,6 +201,8 @@ def main() -> None:
     )
     scratch = Path(tempfile.mkdtemp(prefix="mindscreen-accuracy-"))
     if args.smoke:
+        from ablation import tiny_encoder  # benchmarks/ is the script's folder
+
         args.overrides = [
             f"model.encoder={tiny_encoder(scratch / 'encoder')}",
             "train.epochs=1",

@@ -99,7 +99,8 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="mindscreen-long-text-"))
     data_dir = args.data_root / args.dataset
     if args.smoke:
-        from accuracy import smoke_data, tiny_encoder  # benchmarks/ is the script's folder
+        from ablation import tiny_encoder  # benchmarks/ is the script's folder
+        from accuracy import smoke_data
 
         data_dir = smoke_data(data_dir, scratch / args.dataset)
         args.overrides = [f"model.encoder={tiny_encoder(scratch / 'encoder')}", *args.overrides]

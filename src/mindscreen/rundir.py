@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,23 @@ def read_calibration(run_dir: Path, labels: list[str]) -> np.ndarray:
             f"has labels {labels}; expected 1 or {len(labels)} for these labels. Re-train or remove the file"
         )
     return temperature
+
+
+def check_output_dir(folder: Path, overwrite: bool) -> None:
+    """Refuse to write into a non-empty ``folder`` unless ``overwrite``; it is replaced later, not here."""
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"{folder} exists and is not empty; pass overwrite=True (--overwrite) to replace it"
+        )
+
+
+def fresh_output_dir(folder: Path, overwrite: bool) -> Path:
+    """An empty ``folder`` to write an export into (:func:`check_output_dir` first)."""
+    check_output_dir(folder, overwrite)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
 
 
 def append_log(run_dir: Path, record: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from mindscreen.modeling import ENCODER_DIR, load_model
 from mindscreen.rundir import (
     CALIBRATION_FILE,
     CARD_FILE,
+    fresh_output_dir,
     read_calibration,
     read_json,
     read_thresholds,
@@ -99,12 +100,9 @@ def export_transformers(
             "run's. Export it as ONNX instead (mindscreen export RUN), which keeps the mode, or train "
             "with model.long_text=truncate"
         )
-    folder = Path(output_dir) if output_dir is not None else default_transformers_dir(run_dir)
-    if folder.exists() and any(folder.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{folder} exists and is not empty; pass --overwrite to replace it")
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = fresh_output_dir(
+        Path(output_dir) if output_dir is not None else default_transformers_dir(run_dir), overwrite
+    )
 
     classifier, tokenizer = load_model(run_dir)
     config = build_transformers_config(run_dir)

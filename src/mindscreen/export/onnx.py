@@ -33,6 +33,7 @@ from mindscreen.rundir import (
     CALIBRATION_FILE,
     CONFIG_FILE,
     THRESHOLDS_FILE,
+    fresh_output_dir,
     read_json,
     require_run_dir,
     write_json,
@@ -93,12 +94,9 @@ def export_onnx(
 
     run_dir = Path(run_dir)
     require_run_dir(run_dir)
-    output = Path(output_dir) if output_dir is not None else default_export_dir(run_dir)
-    if output.exists() and any(output.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{output} exists and is not empty; pass overwrite=True (--overwrite)")
-        shutil.rmtree(output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = fresh_output_dir(
+        Path(output_dir) if output_dir is not None else default_export_dir(run_dir), overwrite
+    )
     model, tokenizer = load_model(run_dir)
     exporter = _export_fp32(model.eval(), tokenizer, output / FP32_FILE)
     fusions = fuse_for_ort(output / FP32_FILE)

@@ -30,6 +30,7 @@ from mindscreen.pipeline.spec import PipelineSpec, dump_spec, load_spec
 from mindscreen.pipeline.stages import STAGES, ModelStage, Scores, ScreenStage
 from mindscreen.pipeline.store import save_pipeline, state_of, version_of
 from mindscreen.predictors import load_predictor
+from mindscreen.rundir import check_output_dir
 from mindscreen.scores import macro_f1
 
 logger = logging.getLogger(__name__)
@@ -54,10 +55,7 @@ def fit_pipeline(spec_path: str | Path, overrides: Iterable[str] = (), overwrite
         raise ValueError(
             f"output_dir {output} would hold the stage-2 model {spec.model}; choose another folder"
         )
-    if output.exists() and any(output.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"{output} exists and is not empty; pass overwrite=True (--overwrite) to replace it"
-        )
+    check_output_dir(output, overwrite)
     pipeline = build_pipeline(spec)
     if output.exists():
         shutil.rmtree(output)
