@@ -43,6 +43,7 @@ from mindscreen.data import Splits, load_splits
 from mindscreen.defaults import resolve_from_data
 from mindscreen.linear import LinearPredictor
 from mindscreen.modeling import load_tokenizer
+from mindscreen.predictors.run import RunPredictor
 from mindscreen.thresholds.rules import apply_thresholds
 from mindscreen.training import train
 
@@ -72,6 +73,7 @@ def tfidf_reference(splits: Splits) -> dict[str, float]:
     assert splits.test is not None
     if splits.multi_label:  # one logistic regression per label, thresholds checked on dev
         screen = LinearPredictor.fit(splits)
+        started = time.perf_counter()
         probs = screen.predict_proba(splits.test.texts)
         pred = apply_thresholds(probs, screen.thresholds, True)
         true = splits.test.labels
@@ -79,14 +81,17 @@ def tfidf_reference(splits: Splits) -> dict[str, float]:
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
         model = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")
         model.fit(vectorizer.fit_transform(splits.train.texts), splits.train.labels.argmax(1))
+        started = time.perf_counter()
         pred = model.predict(vectorizer.transform(splits.test.texts))
         true = splits.test.labels.argmax(1)
+    predict_seconds = time.perf_counter() - started
     per_class = f1_score(
         true, pred, average=None, labels=None if splits.multi_label else range(len(splits.label_names))
     )
     return {
         "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
         **{f"f1_{name}": float(v) for name, v in zip(splits.label_names, per_class, strict=True)},
+        "predict_texts_per_s": len(splits.test.texts) / predict_seconds,
     }
 
 
@@ -97,11 +102,19 @@ def run_recipe(config: RunConfig) -> dict[str, Any]:
     test = result.metrics["test"]
     run_dir = Path(config.output_dir)
     profile = json.loads((run_dir / "profile.json").read_text())
+    test_split = load_splits(config.data).test
+    assert test_split is not None
+    test_texts = test_split.texts
+    predictor = RunPredictor.from_dir(run_dir, device="cpu")
+    started = time.perf_counter()
+    predictor.predict_proba(test_texts)  # what `mindscreen predict RUN --input TEST` computes
+    predict_seconds = time.perf_counter() - started
     return {
         "macro_f1": test["macro_f1"],
         "macro_f1_argmax": result.metrics["test_default_thresholds"]["macro_f1"],
         **{f"f1_{label}": row["f1"] for label, row in test["per_class"].items()},
         "train_seconds": seconds,
+        "predict_texts_per_s": len(test_texts) / predict_seconds,
         "settings": resolved_settings(load_config(run_dir / "config.yaml")),
         "choices": profile["choices"],
     }
@@ -148,19 +161,31 @@ def print_profiles(rows: dict[str, dict[str, Any]]) -> None:
 
 
 def print_accuracy(rows: dict[str, dict[str, Any]], recipes: list[str]) -> None:
-    head = " | ".join(f"{r} | {r} / TF-IDF | {r} s" for r in recipes)
-    print(f"| dataset | metric | TF-IDF + LogReg | Trainer (DATASETS.md) | {head} |")
-    print("|---" * (4 + 3 * len(recipes)) + "|")
+    """Test scores, ratios to TF-IDF, train seconds and test-split prediction speed (texts/s, CPU)."""
+    head = " | ".join(f"{r} | {r} / TF-IDF | {r} train s | {r} texts/s" for r in recipes)
+    print(f"| dataset | metric | TF-IDF + LogReg | TF-IDF texts/s | Trainer (DATASETS.md) | {head} |")
+    print("|---" * (5 + 4 * len(recipes)) + "|")
     for name, row in rows.items():
         keys = ["macro_f1"] + (["f1_stressed"] if "f1_stressed" in row["tfidf"] else [])
         for key in keys:
             peer = row["tfidf"][key]
             trainer = TRAINER_REFERENCE.get(name) if key == "macro_f1" else None
-            cells = [f"{name} | {key} | {peer:.3f} | {'-' if trainer is None else f'{trainer:.3f}'}"]
+            cells = [
+                f"{name} | {key} | {peer:.3f} | {_speed(row['tfidf'])} | "
+                f"{'-' if trainer is None else f'{trainer:.3f}'}"
+            ]
             for recipe in recipes:
                 ours = row[recipe][key]
-                cells.append(f"{ours:.3f} | {ours / peer:.2f}x | {row[recipe]['train_seconds']:.0f}")
+                cells.append(
+                    f"{ours:.3f} | {ours / peer:.2f}x | {row[recipe]['train_seconds']:.0f} | "
+                    f"{_speed(row[recipe])}"
+                )
             print(f"| {' | '.join(cells)} |")
+
+
+def _speed(row: dict[str, Any]) -> str:
+    """Texts/s on the test split, or '-' for results written before it was measured."""
+    return f"{row['predict_texts_per_s']:.0f}" if "predict_texts_per_s" in row else "-"
 
 
 def smoke_data(source: Path, target: Path, rows: int = 64) -> Path:

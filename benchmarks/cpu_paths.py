@@ -13,9 +13,12 @@ are used, so any run can be timed on both), at the run's max length and at each 
 Rounds alternate the paths (``--rounds``) and medians are reported, which matters on a shared machine.
 ``--service`` also serves the torch run and the int8 export with ``mindscreen serve`` (its own process,
 loopback), micro-batching off and on, and reports one-text p50 through the service against the same
-call in process: the service's own overhead (the client runs on the same cores).
+call in process, and the split the service's ``Server-Timing`` header gives per request: time in the
+model, the service's own time, and the client's and loopback's (the client runs on the same cores).
+``--service-only`` times the service alone.
 
     python benchmarks/cpu_paths.py .bench/runs/dreaddit64 --texts 256 --service
+    python benchmarks/cpu_paths.py .bench/runs/dreaddit64 --service-only --singles 50 --rounds 3
     python benchmarks/cpu_paths.py --smoke      # an untrained tiny encoder, seconds: every path runs
 
 Prints Markdown rows with the machine and versions, and writes JSON (``--out``).
@@ -131,7 +134,12 @@ def bench_length(run: Path, texts: dict[str, list[str]], args: argparse.Namespac
 def bench_service(
     model: Path, texts: list[str], singles: int, rounds: int, window_ms: float | None
 ) -> dict[str, float]:
-    """One-text p50 in this process and through ``mindscreen serve`` (its own process, loopback)."""
+    """One-text p50 in this process and through ``mindscreen serve`` (its own process, loopback).
+
+    The service's own overhead is read from its ``Server-Timing`` header: the request's time in the
+    service (``app``) minus the time it waited for and ran the model (``model``), per request; the client's
+    own time and the loopback transport are what the client measures beyond ``app``.
+    """
     import httpx
     from overload import free_port, start_server  # benchmarks/overload.py
 
@@ -141,14 +149,20 @@ def bench_service(
     extra = [] if window_ms is None else ["--batch-window-ms", str(window_ms)]
     server = start_server(model, Path(__file__).resolve().parents[1] / "src", port, 4, extra)
     pipeline = load_pipeline(model, allow_failed_int8=True)
-    local, remote = [], []
+    local, remote, own, transport, in_model = [], [], [], [], []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             for _ in range(rounds):
                 local.append(time_once(pipeline.classify, texts, singles)[0])
-                remote.append(
-                    time_once(lambda t: http.post("/v1/classify", json={"texts": t}), texts, singles)[0]
-                )
+                for text in texts[:singles]:
+                    started = time.perf_counter()
+                    answer = http.post("/v1/classify", json={"texts": [text]})
+                    client_ms = (time.perf_counter() - started) * 1000
+                    timing = server_timing(answer.headers["server-timing"])
+                    remote.append(client_ms)
+                    own.append(timing["app"] - timing["model"])
+                    transport.append(client_ms - timing["app"])
+                    in_model.append(timing["model"])
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -157,7 +171,15 @@ def bench_service(
         "in_process_p50_ms": p50_local,
         "service_p50_ms": p50_remote,
         "overhead_ms": p50_remote - p50_local,
+        "server_model_p50_ms": statistics.median(in_model),
+        "service_own_p50_ms": statistics.median(own),
+        "client_and_transport_p50_ms": statistics.median(transport),
     }
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """``{"model": ms, "app": ms}`` from a ``Server-Timing`` header of ``mindscreen serve``."""
+    return {name.strip(): float(ms) for name, ms in (part.split(";dur=") for part in header.split(","))}
 
 
 def machine(threads: int) -> str:
@@ -188,6 +210,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--service", action="store_true", help="Also time the HTTP service (int8 export).")
+    parser.add_argument(
+        "--service-only", action="store_true", help="Time the HTTP service alone, at the run's length."
+    )
     parser.add_argument("--out", type=Path, default=Path(".bench/cpu_paths/results.json"))
     parser.add_argument("--smoke", action="store_true", help="An untrained tiny encoder on the demo data.")
     args = parser.parse_args()
@@ -209,10 +234,13 @@ def main() -> None:
         "texts": args.texts,
         "lengths": {},
     }
-    for length in dict.fromkeys([own, *args.lengths]):
+    for length in dict.fromkeys([own] if args.service_only else [own, *args.lengths]):
         run = at_length(args.run, length, workdir)
-        result["lengths"][length] = bench_length(run, texts, args)
-        if args.service and length == own:
+        if args.service_only:
+            export_run(run, run.parent / f"{run.name}-onnx", int8=True, overwrite=True)
+        else:
+            result["lengths"][length] = bench_length(run, texts, args)
+        if (args.service or args.service_only) and length == own:
             first = next(iter(texts.values()))
             result["service"] = {}
             for name, model in (("torch", run), ("ONNX int8", run.parent / f"{run.name}-onnx")):
@@ -228,8 +256,9 @@ def main() -> None:
 
 def print_rows(result: dict[str, Any]) -> None:
     print(f"\n{result['machine']}; {result['versions']}; {result['texts']} texts per dataset\n")
-    print("| max length | texts | path | p50 1 text (ms) | texts/s @32 | vs peer @32 | labels = torch |")
-    print("|---|---|---|---|---|---|---|")
+    if result["lengths"]:
+        print("| max length | texts | path | p50 1 text (ms) | texts/s @32 | vs peer @32 | labels = torch |")
+        print("|---|---|---|---|---|---|---|")
     for length, block in result["lengths"].items():
         rows = block["rows"]
         for key, row in rows.items():
@@ -243,7 +272,9 @@ def print_rows(result: dict[str, Any]) -> None:
     for key, row in result.get("service", {}).items():
         print(
             f"service ({key}, one text): {row['service_p50_ms']:.2f} ms p50 through HTTP, "
-            f"{row['in_process_p50_ms']:.2f} ms in process: overhead {row['overhead_ms']:.2f} ms"
+            f"{row['in_process_p50_ms']:.2f} ms in process; in the server (Server-Timing): model "
+            f"{row['server_model_p50_ms']:.2f} ms, the service's own {row['service_own_p50_ms']:.2f} ms; "
+            f"client and loopback {row['client_and_transport_p50_ms']:.2f} ms"
         )
 
 

@@ -150,6 +150,20 @@ def test_audit_log_holds_hashed_ids_and_decisions_but_never_the_text(
     assert len(last["text_id"]) == 64
 
 
+def test_server_timing_splits_each_answer_into_model_time_and_the_service_own_time() -> None:
+    settings = ServeSettings(metrics="public")
+    with live_server(settings, lambda: slow_pipeline(0.2)) as base:
+        answer = httpx.post(f"{base}/v1/classify", json={"text": "hello"}, timeout=10)
+        health = httpx.get(f"{base}/healthz", timeout=5)
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+
+    timing = dict(part.strip().split(";dur=") for part in answer.headers["server-timing"].split(","))
+    assert answer.status_code == 200 and set(timing) == {"model", "app"}
+    assert 200 <= float(timing["model"]) <= float(timing["app"])  # the stub model sleeps 0.2 s
+    assert list(dict(p.split(";dur=") for p in health.headers["server-timing"].split(","))) == ["app"]
+    assert 'mindscreen_model_seconds_count{route="/v1/classify"} 1.0' in metrics
+
+
 def test_model_info_metrics_health_and_openapi_are_served(client: httpx.Client) -> None:
     from mindscreen import __version__
 

@@ -40,11 +40,13 @@ def predict_logits(
     fitting. Raises ``RuntimeError`` when a single text does not fit.
     """
     was_training = model.training
-    model.eval()
+    if was_training:  # eval() walks every module: skipped for a model already in eval mode (serving)
+        model.eval()
     try:
         outputs, batches = _forward_batches(model, ids, pad_id, batch_size, amp_dtype)
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
     if not outputs:
         return np.zeros((0, len(model.spec.labels)), dtype=np.float32)
     stacked = torch.cat(outputs).cpu().numpy()  # one device sync for the whole pass

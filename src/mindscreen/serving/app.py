@@ -154,12 +154,24 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=500, content={"detail": f"internal error; request id {request_id}"})
 
 
+def _server_timing(scope: Scope, app_seconds: float) -> bytes:
+    """``Server-Timing`` value: ``model;dur=MS, app;dur=MS`` (``model`` only when the model ran)."""
+    model_seconds = scope.get("state", {}).get("model_seconds")
+    model = "" if model_seconds is None else f"model;dur={model_seconds * 1000:.2f}, "
+    return f"{model}app;dur={app_seconds * 1000:.2f}".encode()
+
+
 def _route(path: str) -> str:
     return path if path in ROUTES else "other"
 
 
 class AccessMiddleware:
-    """Request id (``X-Request-ID``), metrics and one log line per request: route, status, time."""
+    """Request id (``X-Request-ID``), metrics and one log line per request: route, status, time.
+
+    Answers carry a ``Server-Timing`` header: ``app``, the time from the request's arrival here to its
+    answer, and for requests that ran the model, ``model``, the part spent waiting for and running it;
+    ``app`` minus ``model`` is the service's own overhead for that request.
+    """
 
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self.app, self.metrics = app, metrics
@@ -175,8 +187,11 @@ class AccessMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                    (b"server-timing", _server_timing(scope, time.perf_counter() - started)),
+                ]
             await send(message)
 
         try:

@@ -52,6 +52,13 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.model_time = Histogram(
+            "mindscreen_model_seconds",
+            "Time spent waiting for and running the model, by route.",
+            ("route",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.texts = Counter(
             "mindscreen_texts",
             "Texts classified by deciding stage and risk.",

@@ -5,9 +5,11 @@ string annotation of a dependency alias would not resolve (the endpoint would si
 Endpoints that run the model are plain ``def``, so they run in the worker thread pool.
 """
 
+import contextlib
 import importlib.util
 import logging
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, Security
@@ -97,7 +99,8 @@ def classify(
     state.metrics.in_flight.inc()
     try:
         wait_s = settings.timeout_s - (time.monotonic() - started)
-        results = _run_model(state, request, pipeline, texts, wait_s)
+        with _model_time(state, request):
+            results = _run_model(state, request, pipeline, texts, wait_s)
     finally:
         state.metrics.in_flight.dec()
     verdict = getattr(request.state, "verdict", None)
@@ -110,6 +113,19 @@ def classify(
     return ClassifyResponse(
         model_version=pipeline.version, results=[TextResult.model_validate(r.to_dict()) for r in results]
     )
+
+
+@contextlib.contextmanager
+def _model_time(state: ServiceState, request: Request) -> Iterator[None]:
+    """Time the request spends waiting for and running the model: ``mindscreen_model_seconds`` and the
+    ``model`` entry of its ``Server-Timing`` header (the rest of the request's time is the service's own)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds = time.perf_counter() - started
+        request.state.model_seconds = seconds
+        state.metrics.model_time.labels(route=request.scope["path"]).observe(seconds)
 
 
 def _run_model(
@@ -176,7 +192,8 @@ def explain_texts(
     state.metrics.in_flight.inc()
     try:
         ticket = getattr(request.state, "admission", None)
-        with state.guard.model(ticket, settings.timeout_s - (time.monotonic() - started)):
+        wait_s = settings.timeout_s - (time.monotonic() - started)
+        with _model_time(state, request), state.guard.model(ticket, wait_s):
             found = explain(pipeline, texts, body.labels, method)
     finally:
         state.metrics.in_flight.dec()
