@@ -5,8 +5,9 @@ are used, so any run can be timed on both), at the run's max length and at each 
 
 - the Hugging Face pipeline on the run's own encoder (a fresh sequence-classification head: the same
   compute), ``batch_size=32``, truncated at the same length: the peer;
-- mindscreen's torch predictor, the ONNX fp32 export (fused graph) and the int8 export (static QDQ
-  calibrated on the run's dev texts), as ``mindscreen export`` writes them;
+- mindscreen's torch predictor in fp32 and under bfloat16 autocast (``--precision bf16``), the ONNX
+  fp32 export (fused graph) and the int8 export (static QDQ calibrated on the run's dev texts), as
+  ``mindscreen export`` writes them;
 - per path: one-text p50 (ms), texts/s in calls of 32 texts, and for mindscreen's paths the share of
   texts whose thresholded labels equal torch's.
 
@@ -101,6 +102,7 @@ def bench_length(run: Path, texts: dict[str, list[str]], args: argparse.Namespac
     paths: dict[str, Any] = {
         "HF pipeline (peer)": hf_peer(run, length, args.threads),
         "mindscreen torch": torch_path,
+        "mindscreen torch bf16": RunPredictor.from_dir(run, device="cpu", precision="bf16"),
         "ONNX fp32 (fused)": OnnxPredictor.from_dir(export, int8=False, threads=args.threads),
         "ONNX int8 (static QDQ)": OnnxPredictor.from_dir(
             export, int8=True, threads=args.threads, allow_failed_int8=True

@@ -10,8 +10,12 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mindscreen import __version__
+
+if TYPE_CHECKING:
+    from mindscreen.predictors import LoadOptions
 
 # mindscreen.data.MAX_CHARS, spelled out so that building the parser imports no pandas (a test checks).
 MAX_CHARS = 5000
@@ -287,12 +291,26 @@ def _counts(value: str) -> tuple[int, ...]:
 
 
 def _int8_arg(parser: argparse.ArgumentParser) -> None:
+    """How the model loads: ``--allow-failed-int8`` for ONNX exports, ``--precision`` for torch models."""
     parser.add_argument(
         "--allow-failed-int8",
         action="store_true",
         help="For an ONNX export: run its int8 model even if its recorded check against torch failed "
         "or never ran (default: fp32 then, with a warning).",
     )
+    parser.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        default="fp32",
+        help="For a run or ensemble: bf16 runs the forward pass under bfloat16 autocast, about 2.8x "
+        "faster on CPUs with native bfloat16 (AVX512-BF16, AMX); default fp32.",
+    )
+
+
+def _load_options(args: argparse.Namespace) -> LoadOptions:
+    from mindscreen.predictors import LoadOptions
+
+    return LoadOptions(allow_failed_int8=args.allow_failed_int8, precision=args.precision)
 
 
 @contextmanager
@@ -369,7 +387,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         args.data,
         progress=not args.quiet,
         max_chars=args.max_chars,
-        allow_failed_int8=args.allow_failed_int8,
+        options=_load_options(args),
         hints=CLI_HINTS,
         text_column=args.text_column,
         label_column=args.label_column,
@@ -393,9 +411,8 @@ def _predict(args: argparse.Namespace) -> int:
     if given:
         raise ValueError(f"{', '.join(given)} apply to --engine ray; add --engine ray or leave them out")
     from mindscreen.pipeline import load_pipeline, predict_table
-    from mindscreen.predictors import LoadOptions
 
-    options = LoadOptions(allow_failed_int8=args.allow_failed_int8)
+    options = _load_options(args)
     # Through the pipeline for every directory: the same answer `mindscreen serve` gives.
     if args.input is None:
         from mindscreen.data import cut_texts, warn_cut
@@ -424,7 +441,7 @@ def _predict_corpus(args: argparse.Namespace) -> int:
             "--engine ray scores --input PATH_OR_GLOB into --output DIR; it takes no inline text"
         )
     from mindscreen.corpus import PART_ROWS, ClusterSettings, CorpusError, predict_corpus
-    from mindscreen.predictors import CHUNK, LoadOptions
+    from mindscreen.predictors import CHUNK
 
     cluster = ClusterSettings(
         address=args.address,
@@ -441,7 +458,7 @@ def _predict_corpus(args: argparse.Namespace) -> int:
             batch_size=args.batch_size or CHUNK,
             part_rows=args.part_rows or PART_ROWS,
             cluster=cluster,
-            options=LoadOptions(allow_failed_int8=args.allow_failed_int8) if args.allow_failed_int8 else None,
+            options=_load_options(args) if args.allow_failed_int8 or args.precision != "fp32" else None,
             max_chars=args.max_chars,
             progress=not args.quiet,
         )
@@ -463,9 +480,8 @@ def _explain(args: argparse.Namespace) -> int:
     from mindscreen.explain.page import write_page
     from mindscreen.explain.pipeline import as_pipeline
     from mindscreen.explain.render import render_explanation
-    from mindscreen.predictors import LoadOptions
 
-    options = LoadOptions(allow_failed_int8=args.allow_failed_int8)
+    options = _load_options(args)
     if args.input is None:  # the user's own text, shown back to them on their terminal only
         texts, cut = cut_texts([args.text], args.max_chars)
         warn_cut("the text", cut, 1, args.max_chars)
@@ -592,6 +608,7 @@ def _serve(args: argparse.Namespace) -> int:
         header_timeout_s=args.header_timeout,
         max_connections=args.max_connections,
         allow_failed_int8=args.allow_failed_int8,
+        precision=args.precision,
     )
     return 0
 

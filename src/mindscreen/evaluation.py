@@ -8,7 +8,7 @@ from typing import Any
 
 from mindscreen.data import MAX_CHARS, cut_texts, load_labelled_file, warn_cut
 from mindscreen.metrics import compute_metrics
-from mindscreen.predictors import load_predictor, predict_proba_chunked
+from mindscreen.predictors import LoadOptions, load_predictor, predict_proba_chunked
 from mindscreen.rundir import run_data_config
 
 # What a library caller sets to pick the columns: this module's keyword arguments.
@@ -22,6 +22,7 @@ def evaluate_run(
     max_chars: int = MAX_CHARS,
     allow_failed_int8: bool = False,
     hints: Mapping[str, str] | None = None,
+    options: LoadOptions | None = None,
     **column_changes: Any,
 ) -> dict[str, Any]:
     """Metrics of a run, ensemble, TF-IDF model or ONNX export on a labelled file, with its thresholds.
@@ -34,10 +35,13 @@ def evaluate_run(
         allow_failed_int8: run an export's int8 model even when its check failed or never ran.
         hints: how the user picks the columns, suggested when one is missing (default: this
             function's ``text_column=`` / ``label_column=``; the CLI passes its flags).
+        options: how the model loads (e.g. ``precision='bf16'``); ``allow_failed_int8`` is added to it.
         column_changes: DataConfig fields to change for this file, e.g. ``text_column='body'``.
     """
     run_dir = Path(run_dir)
-    predictor = load_predictor(run_dir, allow_failed_int8=allow_failed_int8)
+    options = options or LoadOptions()
+    allow = allow_failed_int8 or options.allow_failed_int8
+    predictor = load_predictor(run_dir, options, allow_failed_int8=allow)
     cfg = run_data_config(run_dir, **column_changes)
     hints = {**ARGUMENT_HINTS, **(hints or {})}
     split = load_labelled_file(data_path, cfg, predictor.labels, predictor.multi_label, hints)

@@ -89,7 +89,7 @@ def predict_corpus(
         part_rows: rows per output part (fixed for a job: a restart must use the same).
         cluster: where and how wide to run (default: a local Ray instance, one worker per CPU).
         options: how workers load the model (default: CPU, or CUDA when workers take GPUs; ONNX and
-            torch threads = CPUs per worker); ``allow_failed_int8`` is kept.
+            torch threads = CPUs per worker); ``allow_failed_int8`` and ``precision`` are kept.
         max_chars: characters of each text read; longer texts are cut, as ``predict --input`` does.
         progress: show a progress bar over rows (never a text).
 

@@ -80,6 +80,12 @@ class Ensemble:
         return self.members[0].labels
 
     @property
+    def precision(self) -> str:
+        """``bf16`` when its run members run under bfloat16 autocast (``LoadOptions.precision``)."""
+        bf16 = any(m.kind == "run" and m.options.precision == "bf16" for m in self.members)
+        return "bf16" if bf16 else "fp32"
+
+    @property
     def multi_label(self) -> bool:
         return self.members[0].multi_label
 

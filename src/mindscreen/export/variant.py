@@ -94,11 +94,19 @@ def _why(meta: dict[str, Any], status: str) -> str:
 
 def describe_variant(model: object) -> dict[str, Any]:
     """What ``model`` runs: ``variant`` (one of :data:`VARIANTS`), ``check`` (one of :data:`CHECKS`)
-    and, for an export whose check ran, ``max_abs_diff`` and ``tolerance`` of that check."""
+    and, for an export whose check ran, ``max_abs_diff`` and ``tolerance`` of that check; for a native
+    model, its ``precision`` (``fp32``, or ``bf16`` under bfloat16 autocast)."""
     variant = getattr(model, "variant", None)
     check = getattr(model, "export_check", None)
     if variant not in ("fp32", "int8") or not isinstance(check, dict):
-        return {"variant": "native", "check": "none", "max_abs_diff": None, "tolerance": None}
+        precision = getattr(model, "precision", "fp32")
+        return {
+            "variant": "native",
+            "check": "none",
+            "max_abs_diff": None,
+            "tolerance": None,
+            "precision": precision,
+        }
     status = check_status({"check": {variant: check}}, variant) if check else "unchecked"
     return {
         "variant": f"onnx_{variant}",

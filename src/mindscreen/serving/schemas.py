@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API (their JSON Schemas are in ``/openapi.json``)."""
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -78,6 +78,9 @@ class ModelVariant(BaseModel):
     )
     max_abs_diff: float | None = Field(None, description="Largest probability difference to torch.")
     tolerance: float | None = None
+    precision: Literal["fp32", "bf16"] | None = Field(
+        None, description="A native model's arithmetic: 'fp32', or 'bf16' (bfloat16 autocast)."
+    )
 
 
 class ExplainRequest(ClassifyRequest):

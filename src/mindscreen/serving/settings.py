@@ -47,6 +47,11 @@ class ServeSettings(StrictModel):
         description="Serve an ONNX export's int8 model even when its recorded check failed or never ran "
         "(reported in /v1/model and mindscreen_model_variant); default: fp32 then.",
     )
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32",
+        description="Runs and ensembles: bf16 runs the model under bfloat16 autocast, about 2.8x the "
+        "throughput on CPUs with native bfloat16 (AVX512-BF16, AMX); ONNX exports ignore it.",
+    )
     audit_salt: SecretStr | None = Field(
         None, description="HMAC-SHA256 key of the audit text ids; null: plain SHA-256 (guessable)."
     )

@@ -42,7 +42,10 @@ def start(state: ServiceState, load: Callable[[], Pipeline] | None) -> Pipeline:
         if load is not None:
             pipeline = load()
         else:
-            pipeline = load_pipeline(Path(where), allow_failed_int8=state.settings.allow_failed_int8)
+            settings = state.settings
+            pipeline = load_pipeline(
+                Path(where), allow_failed_int8=settings.allow_failed_int8, precision=settings.precision
+            )
         self_check(pipeline, where)
     except Exception as err:
         state.startup_error = (
