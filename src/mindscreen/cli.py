@@ -458,7 +458,7 @@ def _predict_corpus(args: argparse.Namespace) -> int:
             batch_size=args.batch_size or CHUNK,
             part_rows=args.part_rows or PART_ROWS,
             cluster=cluster,
-            options=_load_options(args) if args.allow_failed_int8 or args.precision != "fp32" else None,
+            options=_load_options(args),
             max_chars=args.max_chars,
             progress=not args.quiet,
         )
