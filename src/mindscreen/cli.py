@@ -302,7 +302,7 @@ def _int8_arg(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=["fp32", "bf16"],
         default="fp32",
-        help="For a run or ensemble: bf16 runs the forward pass under bfloat16 autocast, about 2.8x "
+        help="For a run or ensemble: bf16 runs the forward pass under bfloat16 autocast, 2.4-2.9x "
         "faster on CPUs with native bfloat16 (AVX512-BF16, AMX); default fp32.",
     )
 

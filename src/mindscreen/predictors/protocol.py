@@ -49,7 +49,7 @@ class LoadOptions:
         threads: ONNX Runtime intra-op threads (None: its default, all cores).
         precision: torch models (runs and their ensembles): ``fp32``, or ``bf16`` to run the forward pass
             under bfloat16 autocast (matrix products in bfloat16, normalisation and softmax in float32):
-            about 2.8x the throughput on a CPU with native bfloat16 (AVX512-BF16 or AMX), with the same
+            2.4-2.9x the throughput on a CPU with native bfloat16 (AVX512-BF16 or AMX), with the same
             labels in the project's measurements (BENCHMARKS.md); slower than fp32 on a CPU without it.
             ONNX exports and the TF-IDF screen run as they are.
     """

@@ -49,7 +49,7 @@ class ServeSettings(StrictModel):
     )
     precision: Literal["fp32", "bf16"] = Field(
         "fp32",
-        description="Runs and ensembles: bf16 runs the model under bfloat16 autocast, about 2.8x the "
+        description="Runs and ensembles: bf16 runs the model under bfloat16 autocast, 2.4-2.9x the "
         "throughput on CPUs with native bfloat16 (AVX512-BF16, AMX); ONNX exports ignore it.",
     )
     audit_salt: SecretStr | None = Field(
