@@ -14,6 +14,7 @@ import pytest
 
 from mindscreen.cli import main
 from mindscreen.corpus import PartError
+from mindscreen.corpus.align import align_parts
 from mindscreen.corpus.inputs import InputFile, find_inputs
 from mindscreen.corpus.manifest import JobKey, model_identity, open_job, pending
 from mindscreen.corpus.plan import plan_parts
@@ -228,6 +229,41 @@ def test_a_failing_part_raises_an_error_that_cannot_carry_a_text(tmp_path: Path)
     with pytest.raises(PartError, match=r"posts.csv, rows 1-1 could not be scored: DataError.*CSV") as caught:
         score_part(failing_pipeline(), part, tmp_path, "text", 10)
     assert SENTINEL not in str(caught.value)
+
+
+def test_parts_whose_column_types_differ_are_aligned_so_the_folder_reads_as_one_table(tmp_path: Path) -> None:
+    rows = [
+        {"id": 1, "score": 2, "text": "exams are close", "note": None},
+        {"id": 2, "score": 3, "text": "work is ok"},
+        {"id": "c-3", "score": 0.5, "text": "had a calm walk today", "source": "forum"},
+        {"id": "c-4", "score": 1, "text": "work is ok", "note": 5, "source": {"site": "x"}},
+    ]
+    source = tmp_path / "posts.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    parts = plan(source, 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    for part in parts:
+        score_part(failing_pipeline(), part, out, "text", batch_size=10)
+    with pytest.raises(pa.ArrowInvalid):
+        pd.read_parquet(out)  # id is int64 in the first part, string in the second
+
+    changes = align_parts(out, parts)
+
+    frame = pd.read_parquet(out)
+    assert list(frame.columns) == [
+        *["id", "score", "text", "note", "source", "labels", "risk", "stage", "needs_review"],
+        *["review_reasons", "prob_neutral", "prob_stress", "error"],
+    ]
+    assert frame["id"].tolist() == ["1", "2", "c-3", "c-4"]  # int and string: each value's JSON text
+    assert frame["score"].tolist() == [2.0, 3.0, 0.5, 1.0]  # int and float: float
+    assert frame["note"].isna().tolist() == [True, True, True, False] and frame["note"].iloc[3] == 5
+    assert frame["source"].isna().tolist() == [True, True, False, False]  # missing from the first part
+    assert frame["source"].tolist()[2:] == ["forum", '{"site": "x"}']
+    assert frame["labels"].map(list).tolist() == [["neutral"]] * 4
+    assert sorted(changes) == ["id", "note", "score", "source"]
+    assert changes["id"] == "int64, string -> string" and changes["source"] == "missing from 1 parts"
+    assert align_parts(out, parts) == {}  # aligned parts are left as they are
 
 
 def test_a_restarted_job_reuses_its_plan_skips_finished_parts_and_refuses_changed_inputs(

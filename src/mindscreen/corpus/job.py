@@ -16,6 +16,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from mindscreen.corpus.align import align_parts
 from mindscreen.corpus.inputs import find_inputs
 from mindscreen.corpus.manifest import JobKey, count_errors, model_identity, open_job, pending, write_manifest
 from mindscreen.corpus.plan import Part
@@ -41,6 +42,8 @@ class CorpusResult:
             written, less that part's own scoring time (Ray starting, actors loading the model; None:
             nothing was left to score).
         workers: per worker process id: parts, rows, busy seconds and peak resident memory (MB).
+        aligned: input columns whose types differed between parts, and how they were brought to one
+            (:func:`~mindscreen.corpus.align.align_parts`); empty when the parts agreed.
     """
 
     output: Path
@@ -53,6 +56,7 @@ class CorpusResult:
     startup_s: float | None = None
     workers: dict[int, dict[str, float]] = field(default_factory=dict)
     cut: int = 0  # texts this run cut to max_chars characters
+    aligned: dict[str, str] = field(default_factory=dict)  # columns whose types the parts disagreed on
 
     def summary(self) -> str:
         scored = sum(w["rows"] for w in self.workers.values())
@@ -62,6 +66,7 @@ class CorpusResult:
             f"this run wrote {self.written} parts ({scored} rows{rate}) and skipped {self.skipped} "
             "finished earlier"
             + (f"; {self.cut} texts were cut to --max-chars characters" if self.cut else "")
+            + (f"; parts brought to one type for columns {', '.join(self.aligned)}" if self.aligned else "")
         )
 
 
@@ -123,6 +128,7 @@ def predict_corpus(
             key.model, str(output.resolve()), column, batch_size, _load_options(options, cluster), max_chars
         )
         _run(todo, worker, cluster, result, progress)
+    result.aligned = align_parts(output, parts)
     result.rows, result.errors = count_errors(output, parts)
     result.seconds = time.perf_counter() - began
     write_manifest(output, key, parts, {"status": "complete", "rows": result.rows, "errors": result.errors})

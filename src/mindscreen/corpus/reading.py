@@ -128,14 +128,15 @@ def _column(values: list[Any]) -> pa.Array:
     try:
         column = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return pa.array([_as_text(value) for value in values], type=pa.string())
+        return pa.array([as_text(value) for value in values], type=pa.string())
     return column.cast(pa.string()) if pa.types.is_null(column.type) else column
 
 
-def _as_text(value: Any) -> str | None:
+def as_text(value: Any) -> str | None:
+    """``value`` as a string cell: strings and None as they are, anything else as its JSON text."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _read_parquet(part: Part, text_column: str) -> PartRows:
