@@ -7,7 +7,8 @@ are used, so any run can be timed on both), at the run's max length and at each 
   compute), ``batch_size=32``, truncated at the same length: the peer;
 - mindscreen's torch predictor in fp32 and under bfloat16 autocast (``--precision bf16``), the ONNX
   fp32 export (fused graph) and the int8 export (static QDQ calibrated on the run's dev texts), as
-  ``mindscreen export`` writes them;
+  ``mindscreen export`` writes them, and, where OpenVINO is installed, the fp32 export on OpenVINO in
+  bfloat16 (``--runtime openvino --precision bf16``);
 - per path: one-text p50 (ms), texts/s in calls of 32 texts, and for mindscreen's paths the share of
   texts whose thresholded labels equal torch's.
 
@@ -28,6 +29,7 @@ Prints Markdown rows with the machine and versions, and writes JSON (``--out``).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -108,6 +110,10 @@ def bench_length(run: Path, texts: dict[str, list[str]], args: argparse.Namespac
             export, int8=True, threads=args.threads, allow_failed_int8=True
         ),
     }
+    if importlib.util.find_spec("openvino") is not None:
+        paths["ONNX fp32 on OpenVINO bf16"] = OnnxPredictor.from_dir(
+            export, int8=False, threads=args.threads, runtime="openvino", precision="bf16"
+        )
     rows: dict[str, Any] = {"max_length": length, "check": check, "rows": {}}
     for dataset, some in texts.items():
         reference = apply_thresholds(
@@ -192,9 +198,14 @@ def versions() -> str:
     import onnxruntime
     import transformers
 
+    openvino = ""
+    if importlib.util.find_spec("openvino") is not None:
+        import openvino as ov
+
+        openvino = f"openvino {ov.__version__}, "
     return (
         f"torch {torch.__version__}, transformers {transformers.__version__}, "
-        f"onnxruntime {onnxruntime.__version__}, Python {platform.python_version()}"
+        f"onnxruntime {onnxruntime.__version__}, {openvino}Python {platform.python_version()}"
     )
 
 

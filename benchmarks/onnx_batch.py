@@ -1,13 +1,16 @@
 """Texts/s of an ONNX export against the number of texts per ``session.run`` (issue 15).
 
-``OnnxPredictor`` sorts the texts of a call by length and runs them through the ONNX Runtime session in
-batches of at most ``RUN_TEXTS`` (``mindscreen.export.predictor``). This sweep sets that cap to each
-``--run-texts`` value in turn and times the export's fp32 and int8 models on the first ``--texts`` test
-texts of each dataset (only the texts are used, so any export can be timed on both): texts/s over all
-texts in calls of 32, rounds alternating the settings (``--rounds``), medians reported. A failed int8
-check does not stop the int8 rows (``allow_failed_int8``).
+``OnnxPredictor`` sorts the texts of a call by length and runs them through its session in batches of
+at most ``run_texts`` (``mindscreen.export.runtimes.RUN_TEXTS``: 8 on ONNX Runtime, 32 on OpenVINO). This
+sweep sets that cap to each ``--run-texts`` value in turn and times the export's models (``--models``,
+fp32 and int8) on ``--runtime`` at ``--precision`` on the first ``--texts`` test texts of each dataset
+(only the texts are used, so any export can be timed on both): texts/s over all texts in calls of 32,
+rounds alternating the settings (``--rounds``), medians reported. A failed int8 check does not stop the
+int8 rows (``allow_failed_int8``).
 
     python benchmarks/onnx_batch.py .bench/runs/dreaddit64-onnx --texts 256 --rounds 3 --threads 2
+    python benchmarks/onnx_batch.py .bench/runs/dreaddit64-onnx --runtime openvino --precision bf16 \
+        --models fp32 --run-texts 64 32 16 8
     python benchmarks/onnx_batch.py --smoke      # an untrained tiny encoder on the demo texts, seconds
 
 The argument is an export directory, or a run directory, exported first to ``<run>-onnx`` beside it as
@@ -17,63 +20,57 @@ The argument is an export directory, or a run directory, exported first to ``<ru
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from cpu_paths import machine, test_texts, versions  # benchmarks/cpu_paths.py
 
-import mindscreen.export.predictor as predictor_module
 from mindscreen.export import OnnxPredictor, export_run
 from mindscreen.export.onnx import is_export_dir
 
 CALL_TEXTS = 32  # texts per predict_proba call, as in benchmarks/cpu_paths.py
 
 
-@contextlib.contextmanager
-def texts_per_run(count: int) -> Iterator[None]:
-    """Inside, ``OnnxPredictor`` runs at most ``count`` texts per ``session.run`` (its ``RUN_TEXTS``).
-
-    The predictor must also have been loaded with ``batch_size >= count``.
-    """
-    with mock.patch.object(predictor_module, "RUN_TEXTS", count):
-        yield
+def texts_per_second(predictor: OnnxPredictor, texts: list[str]) -> float:
+    """Texts/s over ``texts`` in calls of :data:`CALL_TEXTS`."""
+    started = time.perf_counter()
+    for start in range(0, len(texts), CALL_TEXTS):
+        predictor.predict_proba(texts[start : start + CALL_TEXTS])
+    return len(texts) / (time.perf_counter() - started)
 
 
-def texts_per_second(predictor: OnnxPredictor, texts: list[str], run_texts: int) -> float:
-    """Texts/s over ``texts`` in calls of :data:`CALL_TEXTS`, ``run_texts`` per ``session.run``."""
-    with texts_per_run(run_texts):
-        started = time.perf_counter()
-        for start in range(0, len(texts), CALL_TEXTS):
-            predictor.predict_proba(texts[start : start + CALL_TEXTS])
-        return len(texts) / (time.perf_counter() - started)
+def load(export: Path, model: str, count: int, args: argparse.Namespace) -> OnnxPredictor:
+    """The export's ``model`` (fp32 or int8) running at most ``count`` texts per ``session.run``."""
+    predictor = OnnxPredictor.from_dir(
+        export,
+        int8=model == "int8",
+        allow_failed_int8=True,
+        threads=args.threads,
+        batch_size=count,
+        runtime=args.runtime,
+        precision=args.precision,
+    )
+    predictor.run_texts = count
+    return predictor
 
 
 def sweep(export: Path, texts: dict[str, list[str]], args: argparse.Namespace) -> dict[str, Any]:
     """Median texts/s for each dataset, model (fp32, int8) and texts-per-run setting."""
-    settings = [(model, count) for model in ("fp32", "int8") for count in args.run_texts]
-    predictors = {
-        (model, count): OnnxPredictor.from_dir(
-            export, int8=model == "int8", allow_failed_int8=True, threads=args.threads, batch_size=count
-        )
-        for model, count in settings
-    }
+    settings = [(model, count) for model in args.models for count in args.run_texts]
+    predictors = {(model, count): load(export, model, count, args) for model, count in settings}
     rows: dict[str, Any] = {}
     for dataset, some in texts.items():
-        for (_, count), predictor in predictors.items():  # warm-up
-            with texts_per_run(count):
-                predictor.predict_proba(some[:8])
+        for predictor in predictors.values():  # warm-up
+            predictor.predict_proba(some[:8])
         samples: dict[tuple[str, int], list[float]] = {key: [] for key in settings}
         for _ in range(args.rounds):
             for (model, count), predictor in predictors.items():
-                samples[(model, count)].append(texts_per_second(predictor, some, count))
+                samples[(model, count)].append(texts_per_second(predictor, some))
         for (model, count), values in samples.items():
             row = {
                 "dataset": dataset,
@@ -89,7 +86,10 @@ def sweep(export: Path, texts: dict[str, list[str]], args: argparse.Namespace) -
 def print_table(result: dict[str, Any]) -> None:
     rows = result["rows"].values()
     columns = sorted({(r["dataset"], r["model"]) for r in rows}, key=lambda c: (c[0], c[1] != "fp32"))
-    print(f"\n{result['machine']}; {result['versions']}; {result['texts']} texts per dataset\n")
+    print(
+        f"\n{result['machine']}; {result['versions']}; {result['runtime']} at {result['precision']}; "
+        f"{result['texts']} texts per dataset\n"
+    )
     print("| texts per run | " + " | ".join(f"{model} {dataset}" for dataset, model in columns) + " |")
     print("|---|" + "---|" * len(columns))
     for count in result["run_texts"]:
@@ -107,6 +107,9 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=256, help="Test texts per dataset.")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--models", nargs="+", choices=["fp32", "int8"], default=["fp32", "int8"])
+    parser.add_argument("--runtime", choices=["onnxruntime", "openvino"], default="onnxruntime")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--out", type=Path, default=Path(".bench/onnx_batch/results.json"))
     parser.add_argument("--smoke", action="store_true", help="An untrained tiny encoder on the demo data.")
     args = parser.parse_args()
@@ -125,6 +128,8 @@ def main() -> None:
         "machine": machine(args.threads),
         "versions": versions(),
         "export": str(export),
+        "runtime": args.runtime,
+        "precision": args.precision,
         "texts": args.texts,
         "calls_of": CALL_TEXTS,
         "rounds": args.rounds,

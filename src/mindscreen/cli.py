@@ -291,7 +291,7 @@ def _counts(value: str) -> tuple[int, ...]:
 
 
 def _int8_arg(parser: argparse.ArgumentParser) -> None:
-    """How the model loads: ``--allow-failed-int8`` for ONNX exports, ``--precision`` for torch models."""
+    """How the model loads: ``--allow-failed-int8`` and ``--runtime`` for ONNX exports, ``--precision``."""
     parser.add_argument(
         "--allow-failed-int8",
         action="store_true",
@@ -302,15 +302,25 @@ def _int8_arg(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=["fp32", "bf16"],
         default="fp32",
-        help="For a run or ensemble: bf16 runs the forward pass under bfloat16 autocast, 2.4-2.9x "
-        "faster on CPUs with native bfloat16 (AVX512-BF16, AMX); default fp32.",
+        help="bf16: bfloat16 matrix products, for CPUs with native bfloat16 (AVX512-BF16, AMX). A run or "
+        "ensemble runs under bfloat16 autocast (2.1-3.0x the HF pipeline's throughput); an ONNX export "
+        "needs --runtime openvino for it. Default fp32.",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=["onnxruntime", "openvino"],
+        default="onnxruntime",
+        help="For an ONNX export: what runs it. openvino (pip install 'mindscreen[openvino]') also runs "
+        "it at --precision bf16, the fastest CPU path measured (BENCHMARKS.md). Default onnxruntime.",
     )
 
 
 def _load_options(args: argparse.Namespace) -> LoadOptions:
     from mindscreen.predictors import LoadOptions
 
-    return LoadOptions(allow_failed_int8=args.allow_failed_int8, precision=args.precision)
+    return LoadOptions(
+        allow_failed_int8=args.allow_failed_int8, precision=args.precision, runtime=args.runtime
+    )
 
 
 @contextmanager
@@ -609,6 +619,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
         allow_failed_int8=args.allow_failed_int8,
         precision=args.precision,
+        runtime=args.runtime,
     )
     return 0
 

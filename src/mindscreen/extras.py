@@ -22,6 +22,7 @@ EXTRA_OF = {
     "cleanlab": "audit",
     "ray": "ray",
     "captum": "explain",
+    "openvino": "openvino",
     "mlflow": "track",
     "tensorboard": "track",
 }

@@ -1,4 +1,4 @@
-"""Running an ONNX export with ONNX Runtime: the same ``predict_proba`` as the run it came from.
+"""Running an ONNX export (ONNX Runtime, or OpenVINO): the same ``predict_proba`` as the run it came from.
 
 Tokenisation, length-sorted batching, the run's temperature and thresholds are applied exactly as
 :class:`mindscreen.predictors.run.RunPredictor` applies them. A fast tokenizer (``tokenizer.json``) is run
@@ -18,20 +18,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mindscreen.contract import FIX, ContractError, check_calibration, check_thresholds, check_tokenizer_dir
-from mindscreen.export.onnx import TOKENIZER_DIR, import_onnxruntime, read_export
+from mindscreen.export.onnx import TOKENIZER_DIR, read_export
+from mindscreen.export.runtimes import RUN_TEXTS, open_session
 from mindscreen.export.variant import choose_variant
 from mindscreen.long_text import Windows, aggregate_logits, cut_windows, full_encodings
 from mindscreen.predictors.protocol import CalibratedPredictor, LoadOptions
 from mindscreen.rundir import read_calibration, read_json, read_model_json, read_thresholds, write_thresholds
 
-# Texts per session.run. Length-sorted, a small batch pads less and stays in cache: on 2 CPU cores,
-# calls of 32 texts ran 1.0x (dreaddit, all texts at the max length) to 1.4x (goemotions, mixed lengths)
-# faster in batches of 8 than of 64 (BENCHMARKS.md, issue 15).
-RUN_TEXTS = 8
-
 
 class OnnxPredictor(CalibratedPredictor):
-    """An exported classifier in an ONNX Runtime session, with its tokenizer, temperature and thresholds."""
+    """An exported classifier in an ONNX Runtime (or OpenVINO) session, with its tokenizer, temperature
+    and thresholds."""
 
     kind: ClassVar[str] = "onnx"
     export_check: dict[str, Any] = {}  # export.json's check of the variant loaded ({}: never checked)
@@ -54,6 +51,8 @@ class OnnxPredictor(CalibratedPredictor):
         self.thresholds = np.asarray(thresholds, dtype=np.float64)
         self.temperature = np.asarray(temperature, dtype=np.float64)
         self.source: Path | None = None  # the directory it was loaded from
+        self.runtime, self.precision = "onnxruntime", "fp32"  # what runs the graph, in what arithmetic
+        self.run_texts = RUN_TEXTS[self.runtime]  # texts per session.run
 
     @classmethod
     def from_dir(
@@ -63,26 +62,15 @@ class OnnxPredictor(CalibratedPredictor):
 
         Reads ``options.int8`` (run the int8 model; None: int8 when the export has it and its recorded
         check passed, see :mod:`mindscreen.export.variant`), ``options.allow_failed_int8`` (also run an
-        int8 model whose check failed or never ran), ``threads`` (ONNX Runtime intra-op threads; None:
-        its default, all cores) and ``batch_size``.
+        int8 model whose check failed or never ran), ``runtime`` (ONNX Runtime, or OpenVINO, which
+        also reads ``precision``), ``threads`` (the runtime's threads; None: its default, all cores)
+        and ``batch_size``.
         """
         options = (options or LoadOptions()).with_changes(**changes)
-        ort = import_onnxruntime()
         directory = Path(directory)
         meta, spec = _verify(directory)
-        files = meta["files"]
         variant = choose_variant(meta, directory, options.int8, options.allow_failed_int8)
-        session_options = ort.SessionOptions()
-        session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if options.threads is not None:
-            session_options.intra_op_num_threads = options.threads
-        path = directory / files[variant]
-        try:
-            session = ort.InferenceSession(str(path), session_options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # ORT raises its own types for a truncated or corrupt model
-            raise ContractError(
-                f"{path} cannot be loaded by ONNX Runtime ({type(err).__name__}); {FIX}"
-            ) from None
+        session = open_session(directory / meta["files"][variant], options)
         labels = spec["labels"]
         predictor = cls(
             session,
@@ -99,6 +87,9 @@ class OnnxPredictor(CalibratedPredictor):
         )
         predictor.source = directory
         predictor.export_check = dict((meta.get("check") or {}).get(variant) or {})
+        predictor.runtime = options.runtime
+        predictor.precision = options.precision if options.runtime == "openvino" else "fp32"
+        predictor.run_texts = RUN_TEXTS[options.runtime]
         return predictor
 
     @property
@@ -111,7 +102,7 @@ class OnnxPredictor(CalibratedPredictor):
 
     def predict_logits(self, texts: list[str]) -> np.ndarray:
         """Raw logits ``(N, C)`` in input order, batching windows of similar length together (at most
-        ``batch_size`` and :data:`RUN_TEXTS` per batch); a long text's windows (the run's ``long_text``)
+        ``batch_size`` and ``run_texts`` per batch); a long text's windows (the run's ``long_text``)
         are aggregated to one row, as the run does."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
@@ -120,7 +111,7 @@ class OnnxPredictor(CalibratedPredictor):
         pad = self.tokenizer.pad_id
         order = np.argsort(-np.array([len(row) for row in ids]), kind="stable")
         out = np.empty((len(ids), len(self.labels)), dtype=np.float32)
-        step = min(self.batch_size, RUN_TEXTS)
+        step = min(self.batch_size, self.run_texts)
         for start in range(0, len(order), step):
             chosen = order[start : start + step]
             width = max(len(ids[i]) for i in chosen)

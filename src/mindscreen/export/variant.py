@@ -94,8 +94,10 @@ def _why(meta: dict[str, Any], status: str) -> str:
 
 def describe_variant(model: object) -> dict[str, Any]:
     """What ``model`` runs: ``variant`` (one of :data:`VARIANTS`), ``check`` (one of :data:`CHECKS`)
-    and, for an export whose check ran, ``max_abs_diff`` and ``tolerance`` of that check; for a native
-    model, its ``precision`` (``fp32``, or ``bf16`` under bfloat16 autocast)."""
+    and, for an export whose check ran, ``max_abs_diff`` and ``tolerance`` of that check (run on ONNX
+    Runtime at fp32, whatever runs the export now); its ``precision`` (``fp32``, or ``bf16``: bfloat16
+    autocast for a native model, OpenVINO's bf16 inference for an export), and for an export its
+    ``runtime`` (``onnxruntime`` or ``openvino``)."""
     variant = getattr(model, "variant", None)
     check = getattr(model, "export_check", None)
     if variant not in ("fp32", "int8") or not isinstance(check, dict):
@@ -113,4 +115,6 @@ def describe_variant(model: object) -> dict[str, Any]:
         "check": status,
         "max_abs_diff": check.get("max_abs_diff"),
         "tolerance": check.get("tolerance"),
+        "precision": getattr(model, "precision", "fp32"),
+        "runtime": getattr(model, "runtime", "onnxruntime"),
     }

@@ -32,6 +32,7 @@ from mindscreen.thresholds import decide_labels
 
 CHUNK = 1024  # texts per call over a file: bounded memory, a progress bar that moves
 PRECISIONS = ("fp32", "bf16")  # LoadOptions.precision
+RUNTIMES = ("onnxruntime", "openvino")  # LoadOptions.runtime: what runs an ONNX export
 R = TypeVar("R")
 
 
@@ -46,12 +47,15 @@ class LoadOptions:
         int8: ONNX exports: run the int8 model (None: int8 when the export has it and its recorded
             check passed; see :mod:`mindscreen.export.variant`).
         allow_failed_int8: ONNX exports: also run an int8 model whose check failed or never ran.
-        threads: ONNX Runtime intra-op threads (None: its default, all cores).
-        precision: torch models (runs and their ensembles): ``fp32``, or ``bf16`` to run the forward pass
-            under bfloat16 autocast (matrix products in bfloat16, normalisation and softmax in float32):
-            2.4-2.9x the throughput on a CPU with native bfloat16 (AVX512-BF16 or AMX), with the same
-            labels in the project's measurements (BENCHMARKS.md); slower than fp32 on a CPU without it.
-            ONNX exports and the TF-IDF screen run as they are.
+        threads: ONNX exports: the runtime's threads (None: its default, all cores).
+        precision: ``fp32``, or ``bf16`` for bfloat16 matrix products with the same labels in the
+            project's measurements (BENCHMARKS.md), on a CPU with native bfloat16 (AVX512-BF16 or AMX;
+            without it bf16 is slower, and mindscreen warns). Torch models (runs and their ensembles)
+            run under bfloat16 autocast (normalisation and softmax in float32): 2.1-3.0x the HF
+            pipeline's throughput. ONNX exports need ``runtime='openvino'`` for it (OpenVINO's bf16
+            inference precision: 3.6-4.3x); ONNX Runtime runs them as exported, as does the TF-IDF screen.
+        runtime: ONNX exports: ``onnxruntime``, or ``openvino`` (``mindscreen[openvino]``; CPU only),
+            which also runs them in bf16.
     """
 
     device: str = "auto"
@@ -61,10 +65,13 @@ class LoadOptions:
     allow_failed_int8: bool = False
     threads: int | None = None
     precision: str = "fp32"
+    runtime: str = "onnxruntime"
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
 
     def with_changes(self, **changes: Any) -> LoadOptions:
         """A copy with ``changes`` applied (unknown names raise TypeError)."""

@@ -79,7 +79,12 @@ class ModelVariant(BaseModel):
     max_abs_diff: float | None = Field(None, description="Largest probability difference to torch.")
     tolerance: float | None = None
     precision: Literal["fp32", "bf16"] | None = Field(
-        None, description="A native model's arithmetic: 'fp32', or 'bf16' (bfloat16 autocast)."
+        None,
+        description="The model's arithmetic: 'fp32', or 'bf16' (bfloat16 autocast for a native model, "
+        "OpenVINO's bfloat16 inference for an export; the export check ran at fp32).",
+    )
+    runtime: Literal["onnxruntime", "openvino"] | None = Field(
+        None, description="What runs an export's model ('onnx_*' variants); null for a native model."
     )
 
 

@@ -49,8 +49,13 @@ class ServeSettings(StrictModel):
     )
     precision: Literal["fp32", "bf16"] = Field(
         "fp32",
-        description="Runs and ensembles: bf16 runs the model under bfloat16 autocast, 2.4-2.9x the "
-        "throughput on CPUs with native bfloat16 (AVX512-BF16, AMX); ONNX exports ignore it.",
+        description="bf16: bfloat16 matrix products on CPUs with native bfloat16 (AVX512-BF16, AMX); runs "
+        "and ensembles run under bfloat16 autocast, ONNX exports need runtime 'openvino' for it.",
+    )
+    runtime: Literal["onnxruntime", "openvino"] = Field(
+        "onnxruntime",
+        description="What runs an ONNX export: ONNX Runtime, or OpenVINO (mindscreen[openvino]), which "
+        "also runs it at precision bf16.",
     )
     audit_salt: SecretStr | None = Field(
         None, description="HMAC-SHA256 key of the audit text ids; null: plain SHA-256 (guessable)."

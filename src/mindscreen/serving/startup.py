@@ -44,7 +44,10 @@ def start(state: ServiceState, load: Callable[[], Pipeline] | None) -> Pipeline:
         else:
             settings = state.settings
             pipeline = load_pipeline(
-                Path(where), allow_failed_int8=settings.allow_failed_int8, precision=settings.precision
+                Path(where),
+                allow_failed_int8=settings.allow_failed_int8,
+                precision=settings.precision,
+                runtime=settings.runtime,
             )
         self_check(pipeline, where)
     except Exception as err:
