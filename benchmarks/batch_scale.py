@@ -7,9 +7,11 @@ ONNX export (int8 by default, run even if its check against torch failed: the ch
 printed beside the table, since this measures speed and memory, not answers) three ways, each in a
 fresh child process:
 
-- ``single``: ``predict_table`` (what ``mindscreen predict --input`` runs), ONNX Runtime on all cores;
+- ``single``: ``predict_table`` (what ``mindscreen predict --input`` runs), the runtime on all cores;
 - ``ray1`` / ``ray2``: ``predict_corpus`` (``predict --engine ray``) with 1 and 2 workers of one CPU
-  (one ONNX Runtime thread) each.
+  (one runtime thread) each.
+
+The runtime is ONNX Runtime unless ``--engine openvino bf16`` (or ``openvino fp32``) says otherwise.
 
 For each: rows/s over the whole run, start-up overhead (single: loading the model; Ray: from starting
 the engine to the first part written, less that part's own time), busy rows/s per worker, and the
@@ -18,6 +20,7 @@ Ray worker, Ray's own daemons).
 
     python benchmarks/batch_scale.py /tmp/ray-bench/run-onnx --rows 20000      # validate, minutes
     python benchmarks/batch_scale.py /tmp/ray-bench/run-onnx                    # 1M rows: hours on 2 cores
+    python benchmarks/batch_scale.py /tmp/ray-bench/run-onnx --rows 20000 --fp32 --engine openvino bf16
 
 Prints a Markdown table and writes JSON (``--out``).
 """
@@ -77,10 +80,14 @@ def make_corpus(path: Path, rows: int, data_dir: Path, seed: int = 0) -> Path:
 
 
 def child(
-    config: str, export: Path, corpus: Path, workdir: Path, int8: bool, part_rows: int
+    config: str, export: Path, corpus: Path, workdir: Path, int8: bool, part_rows: int, engine: list[str]
 ) -> dict[str, Any]:
-    """One configuration, run in this (child) process; returns its timings."""
+    """One configuration, run in this (child) process; returns its timings. ``engine``: the runtime and
+    the precision that run the export."""
     from mindscreen.predictors import LoadOptions
+
+    runtime, precision = engine
+    load = {"int8": int8, "allow_failed_int8": int8, "runtime": runtime, "precision": precision}
 
     output = workdir / f"out-{config}"
     shutil.rmtree(output, ignore_errors=True)
@@ -90,7 +97,7 @@ def child(
     if workers == 0:
         from mindscreen.pipeline import load_pipeline, predict_table
 
-        pipeline = load_pipeline(export, LoadOptions(device="cpu", int8=int8, allow_failed_int8=int8))
+        pipeline = load_pipeline(export, LoadOptions(device="cpu", **load))
         loaded = time.perf_counter()
         predict_table(pipeline, corpus, output.with_suffix(".parquet"), text_column="text")
         seconds = time.perf_counter() - began
@@ -109,7 +116,7 @@ def child(
         text_column="text",
         part_rows=part_rows,
         cluster=ClusterSettings(workers=workers),
-        options=LoadOptions(device="cpu", int8=int8, threads=1, allow_failed_int8=int8),
+        options=LoadOptions(device="cpu", threads=1, **load),
     )
     busy = [w["rows"] / w["busy_s"] for w in result.workers.values() if w["busy_s"]]
     return {
@@ -125,6 +132,7 @@ def measure(config: str, args: argparse.Namespace, corpus: Path) -> dict[str, An
     command = [sys.executable, __file__, str(args.export), "--child", config, "--corpus", str(corpus)]
     command += ["--workdir", str(args.workdir), "--part-rows", str(args.part_rows)]
     command += ["--fp32"] if args.fp32 else []
+    command += ["--engine", *args.engine]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     peaks: dict[int, tuple[str, float]] = {}
     peak_total = 0.0
@@ -215,12 +223,21 @@ def main() -> None:
     parser.add_argument("--configs", default="single,ray1,ray2")
     parser.add_argument("--part-rows", type=int, default=10_000)
     parser.add_argument("--fp32", action="store_true", help="run the fp32 model instead of int8")
+    parser.add_argument(
+        "--engine",
+        nargs=2,
+        default=["onnxruntime", "fp32"],
+        metavar=("RUNTIME", "PRECISION"),
+        help="what runs the export: onnxruntime fp32 (default), or e.g. openvino bf16 (with --fp32)",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--child", choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = child(args.child, args.export, args.corpus, args.workdir, not args.fp32, args.part_rows)
+        result = child(
+            args.child, args.export, args.corpus, args.workdir, not args.fp32, args.part_rows, args.engine
+        )
         print(json.dumps(result))
         return
     started = time.perf_counter()
@@ -234,13 +251,13 @@ def main() -> None:
     check = export_check(args.export, variant)
     print(
         f"\n{platform.processor() or platform.machine()}, {psutil.cpu_count()} CPUs, "
-        f"{variant}, {args.rows} rows, parts of {args.part_rows}\n{variant} export's check: {check}\n"
+        f"{variant} on {' '.join(args.engine)}, {args.rows} rows, parts of {args.part_rows}\n"
+        f"{variant} export's check: {check}\n"
     )
     print(table(results))
     if args.out:
-        args.out.write_text(
-            json.dumps({"rows": args.rows, "variant": variant, "check": check, "results": results}, indent=2)
-        )
+        summary = {"rows": args.rows, "variant": variant, "engine": args.engine, "check": check}
+        args.out.write_text(json.dumps({**summary, "results": results}, indent=2))
 
 
 if __name__ == "__main__":
