@@ -56,6 +56,30 @@ def test_openvino_at_bf16_runs_in_bfloat16_and_keeps_the_decisions(export: Path)
     assert describe_variant(rounded)["precision"] == "bf16"
 
 
+@pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no native bfloat16")
+def test_the_export_check_records_openvino_bf16_and_a_service_reports_it(
+    trained_run: Path, export: Path, tmp_path: Path
+) -> None:
+    from mindscreen.export import check_export
+
+    copy = Path(shutil.copytree(export, tmp_path / "export"))
+    before = describe_variant(OnnxPredictor.from_dir(copy, runtime="openvino", precision="bf16"))
+    check = check_export(trained_run, copy, demo_texts()[:40])
+
+    row = check["openvino_bf16"]
+    assert 0 < row["max_abs_diff"] <= row["tolerance"] == 0.05 and row["label_mismatch_limit"] == 0.01
+    assert check["passed"] == check["fp32"]["passed"]  # the verdict stays about the files written
+    assert before["check"] == "unchecked"  # no record: not the fp32 check of another runtime
+    bf16 = OnnxPredictor.from_dir(copy, runtime="openvino", precision="bf16")
+    described = describe_variant(bf16)
+    assert bf16.export_check == row
+    assert (described["check"], described["max_abs_diff"]) == (
+        "passed" if row["passed"] else "failed",
+        row["max_abs_diff"],
+    )
+    assert OnnxPredictor.from_dir(copy, runtime="openvino").export_check == check["fp32"]
+
+
 def test_concurrent_calls_get_the_answers_of_calls_one_at_a_time(export: Path) -> None:
     predictor = OnnxPredictor.from_dir(export, runtime="openvino")
     texts = demo_texts()[:64]

@@ -642,14 +642,15 @@ def _export(args: argparse.Namespace) -> int:
     if check is None:
         print("not checked: the run's data is not readable here; use mindscreen.export.check_export")
         return 0
-    for variant in ("fp32", "int8"):
+    notes = {"openvino_bf16": " (--runtime openvino --precision bf16; not part of the verdict)"}
+    for variant in ("fp32", "int8", "openvino_bf16"):
         if variant in check:
             row = check[variant]
             verdict = "ok" if row["passed"] else "FAILED"
             print(
                 f"{variant}: max |prob torch - prob onnx| {row['max_abs_diff']:.2e} "
                 f"(tolerance {row['tolerance']}) {verdict}; labels differ on "
-                f"{row['label_mismatch_share']:.1%} of {check['num_texts']} dev texts"
+                f"{row['label_mismatch_share']:.1%} of {check['num_texts']} dev texts{notes.get(variant, '')}"
             )
     return 0 if check["passed"] else 1
 

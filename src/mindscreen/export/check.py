@@ -6,6 +6,11 @@ difference of any probability, and the share of texts whose thresholded labels d
 when its probabilities stay within 1e-4 for fp32 (float rounding only) or 0.05 for int8 (weights
 rounded to 8 bits), and, for int8, its labels differ from torch's on at most 1% of the texts (at least
 one text is allowed, so that a sample under 100 texts can pass: one borderline text may flip).
+
+Where OpenVINO is installed and the CPU has native bfloat16, the fp32 model run by OpenVINO in bfloat16
+(``--runtime openvino --precision bf16``) is checked too, under int8's limits, and recorded as
+``openvino_bf16``: what a service running it reports. It is not part of the export's own verdict
+(``passed``), which stays about the files written.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import numpy as np
 
 from mindscreen.export.onnx import EXPORT_FILE, export_onnx, read_export
 from mindscreen.export.predictor import OnnxPredictor
+from mindscreen.export.runtimes import OPENVINO_BF16, openvino_bf16_available
 from mindscreen.rundir import read_json, write_json
 from mindscreen.thresholds import apply_thresholds
 
 logger = logging.getLogger(__name__)
 
-TOLERANCE = {"fp32": 1e-4, "int8": 0.05}
-LABEL_MISMATCH = {"int8": 0.01}  # largest share of texts whose labels may differ from torch's
+TOLERANCE = {"fp32": 1e-4, "int8": 0.05, OPENVINO_BF16: 0.05}
+LABEL_MISMATCH = {"int8": 0.01, OPENVINO_BF16: 0.01}  # largest share of texts whose labels may differ
 CHECK_TEXTS = 200
 CALIBRATION_TEXTS = 256
 
@@ -47,7 +53,8 @@ def check_export(
 
     Returns:
         Per variant: ``max_abs_diff``, ``tolerance``, ``label_mismatch_share`` and ``passed``; and
-        ``passed`` for all variants together.
+        ``passed`` for all variants together. With OpenVINO on a bfloat16 CPU, also ``openvino_bf16``
+        (not part of ``passed``).
     """
     from mindscreen.predictors.run import RunPredictor
 
@@ -59,25 +66,35 @@ def check_export(
     result: dict[str, Any] = {"num_texts": len(texts)}
     for variant in meta["files"]:
         onnx = OnnxPredictor.from_dir(export_dir, int8=variant == "int8", allow_failed_int8=True)
-        probs = onnx.predict_proba(texts)  # (N, C)
-        labels_torch = apply_thresholds(reference, onnx.thresholds, onnx.multi_label)
-        labels_onnx = apply_thresholds(probs, onnx.thresholds, onnx.multi_label)
-        diff = float(np.abs(probs - reference).max())
-        changed = int((labels_torch != labels_onnx).any(axis=1).sum())
-        share = LABEL_MISMATCH.get(variant)
-        allowed = len(texts) if share is None else max(1, int(share * len(texts)))
-        result[variant] = {
-            "max_abs_diff": diff,
-            "tolerance": limits[variant],
-            "label_mismatch_share": changed / len(texts),
-            "label_mismatch_limit": share,
-            "passed": diff <= limits[variant] and changed <= allowed,
-        }
+        result[variant] = _compare(onnx, reference, texts, variant, limits[variant])
     result["passed"] = all(result[v]["passed"] for v in meta["files"])
+    if openvino_bf16_available():
+        onnx = OnnxPredictor.from_dir(export_dir, int8=False, runtime="openvino", precision="bf16")
+        result[OPENVINO_BF16] = _compare(onnx, reference, texts, OPENVINO_BF16, limits[OPENVINO_BF16])
     if save:
         path = Path(export_dir) / EXPORT_FILE
         write_json(path, {**read_json(path), "check": result})
     return result
+
+
+def _compare(
+    onnx: OnnxPredictor, reference: np.ndarray, texts: list[str], name: str, tolerance: float
+) -> dict[str, Any]:
+    """One check row: ``onnx``'s probabilities and labels on ``texts`` against torch's ``reference``."""
+    probs = onnx.predict_proba(texts)  # (N, C)
+    labels_torch = apply_thresholds(reference, onnx.thresholds, onnx.multi_label)
+    labels_onnx = apply_thresholds(probs, onnx.thresholds, onnx.multi_label)
+    diff = float(np.abs(probs - reference).max())
+    changed = int((labels_torch != labels_onnx).any(axis=1).sum())
+    share = LABEL_MISMATCH.get(name)
+    allowed = len(texts) if share is None else max(1, int(share * len(texts)))
+    return {
+        "max_abs_diff": diff,
+        "tolerance": tolerance,
+        "label_mismatch_share": changed / len(texts),
+        "label_mismatch_limit": share,
+        "passed": diff <= tolerance and changed <= allowed,
+    }
 
 
 def export_run(

@@ -10,6 +10,7 @@ Shapes: ``N`` texts, ``B`` batch, ``T`` tokens, ``C`` classes.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from functools import partial
 from pathlib import Path
@@ -19,11 +20,13 @@ import numpy as np
 
 from mindscreen.contract import FIX, ContractError, check_calibration, check_thresholds, check_tokenizer_dir
 from mindscreen.export.onnx import TOKENIZER_DIR, read_export
-from mindscreen.export.runtimes import RUN_TEXTS, open_session
+from mindscreen.export.runtimes import OPENVINO_BF16, RUN_TEXTS, open_session
 from mindscreen.export.variant import choose_variant
 from mindscreen.long_text import Windows, aggregate_logits, cut_windows, full_encodings
 from mindscreen.predictors.protocol import CalibratedPredictor, LoadOptions
 from mindscreen.rundir import read_calibration, read_json, read_model_json, read_thresholds, write_thresholds
+
+logger = logging.getLogger(__name__)
 
 
 class OnnxPredictor(CalibratedPredictor):
@@ -86,7 +89,16 @@ class OnnxPredictor(CalibratedPredictor):
             variant,
         )
         predictor.source = directory
-        predictor.export_check = dict((meta.get("check") or {}).get(variant) or {})
+        predictor.export_check = dict(_recorded_check(meta, variant, options) or {})
+        on_bf16 = options.runtime == "openvino" and options.precision == "bf16"
+        if on_bf16 and predictor.export_check.get("passed") is False:
+            logger.warning(
+                "%s: running on OpenVINO in bf16 although that failed its recorded check (max |prob "
+                "torch - prob onnx| %.2e, labels differ on %.1f%% of texts); --precision fp32 keeps torch's",
+                directory.name,
+                predictor.export_check["max_abs_diff"],
+                100 * predictor.export_check["label_mismatch_share"],
+            )
         predictor.runtime = options.runtime
         predictor.precision = options.precision if options.runtime == "openvino" else "fp32"
         predictor.run_texts = RUN_TEXTS[options.runtime]
@@ -182,6 +194,19 @@ class TextEncoder:
     def encode(self, texts: list[str]) -> list[list[int]]:
         """One window per text: the ids of a ``truncate`` or ``head_tail`` run (``chunks``: see windows)."""
         return self.windows(texts).ids
+
+
+def _recorded_check(meta: dict[str, Any], variant: str, options: LoadOptions) -> dict[str, Any] | None:
+    """The check in ``export.json`` of what runs: the variant on ONNX Runtime (OpenVINO at fp32 gives
+    its answers within 1e-5), the fp32 model's ``openvino_bf16`` row on OpenVINO in bf16; None for
+    int8 on OpenVINO, which no check ran."""
+    checks = meta.get("check") or {}
+    if options.runtime == "openvino" and options.precision == "bf16":
+        return checks.get(OPENVINO_BF16) if variant == "fp32" else None
+    if options.runtime == "openvino" and variant == "int8":
+        return None
+    row: dict[str, Any] | None = checks.get(variant)
+    return row
 
 
 def _verify(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -27,6 +27,20 @@ from mindscreen.predictors.protocol import LoadOptions
 
 logger = logging.getLogger(__name__)
 
+OPENVINO_BF16 = "openvino_bf16"  # export.json's check key for the fp32 model run by OpenVINO in bf16
+
+
+def openvino_bf16_available() -> bool:
+    """Whether OpenVINO is installed and this CPU has native bfloat16 (where bf16 runs as bf16)."""
+    import importlib.util
+
+    if importlib.util.find_spec("openvino") is None:
+        return False
+    import openvino
+
+    return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
 # Texts per session.run (length-sorted). ONNX Runtime: on 2 CPU cores calls of 32 texts ran 1.0-1.4x
 # faster in batches of 8 than of 64 (BENCHMARKS.md, issue 15). OpenVINO in bf16 gains from larger ones.
 RUN_TEXTS = {"onnxruntime": 8, "openvino": 32}
