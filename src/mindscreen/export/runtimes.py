@@ -38,7 +38,11 @@ def openvino_bf16_available() -> bool:
         return False
     import openvino
 
-    return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return _native_bf16(openvino.Core())
+
+
+def _native_bf16(core: Any) -> bool:
+    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 # Texts per session.run (length-sorted). ONNX Runtime: on 2 CPU cores calls of 32 texts ran 1.0-1.4x
@@ -85,7 +89,7 @@ class OpenVinoSession:
         import openvino
 
         core = openvino.Core()
-        if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        if precision == "bf16" and not _native_bf16(core):
             logger.warning(
                 "precision bf16 on a CPU without native bfloat16 arithmetic: OpenVINO runs the export in "
                 "fp32 here; use precision fp32"
