@@ -82,8 +82,6 @@ class OpenVinoSession:
     (OpenVINO's requests are not), creating one when all are busy.
     """
 
-    runtime = "openvino"
-
     def __init__(self, path: Path, precision: str = "fp32", threads: int | None = None) -> None:
         require_extras("running an ONNX export on OpenVINO (--runtime openvino)", "openvino")
         import openvino
@@ -108,7 +106,6 @@ class OpenVinoSession:
         except Exception as err:  # OpenVINO raises RuntimeError with its own text for a bad model
             reason = type(err).__name__
             raise ContractError(f"{path} cannot be loaded by OpenVINO ({reason}); {FIX}") from None
-        self.precision = precision
         self._output = self.compiled.output("logits")
         self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
